@@ -1,0 +1,12 @@
+// Command pongscan finds machine-pong loops in packet captures.
+package main
+
+import (
+	"os"
+
+	"github.com/pongscan/pongscan/internal/cli"
+)
+
+func main() {
+	os.Exit(int(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)))
+}

@@ -1,0 +1,195 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/pongscan/pongscan/pkg/decode"
+	"github.com/pongscan/pongscan/pkg/detect"
+	"github.com/pongscan/pongscan/pkg/report"
+	"github.com/pongscan/pongscan/pkg/scan"
+)
+
+// ScanOptions are the parsed flags and arguments of `pongscan scan`.
+type ScanOptions struct {
+	Files       []string
+	Format      string
+	DNSPorts    []uint16
+	MaxDelay    time.Duration
+	Idle        time.Duration
+	MinPackets  int
+	MaxFlows    int
+	FlowTimeout time.Duration
+	Progress    string
+
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// NewScanCmd builds `pongscan scan`. runF replaces the scan in tests.
+func NewScanCmd(stdin io.Reader, stdout, stderr io.Writer, runF func(*ScanOptions) error) *cobra.Command {
+	def := detect.DefaultDNSPongConfig
+	opts := &ScanOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	var ports []uint
+	cmd := &cobra.Command{
+		Use:   "scan [flags] FILE...",
+		Short: "Scan captures for machine-pong loops",
+		Long: `Scan reads one or more captures (pcap or pcapng, optionally gzip-compressed;
+"-" reads standard input) as one stream merged in timestamp order, so a loop
+that crosses rotated files is one loop. Packets are named by their own file
+and 1-based frame number, as Wireshark numbers them.
+
+A loop starts with a trigger: a genuine DNS query from client C port p to a
+server S on a DNS port, S's matching answer (same ID and question), then,
+within --max-delay of that answer, a packet from C:p to S whose payload is
+not DNS. The loop is every packet of that 5-tuple, both ways, from that
+packet on until a gap of --idle. It is reported when it reaches
+--min-packets and both directions carry at least a quarter of its packets;
+shorter ones are counted as bounces.
+
+` + exitStatusHelp,
+		Example: `  pongscan scan capture.pcap
+  pongscan scan --format json rotated-*.pcap.gz > report.json
+  tcpdump -i eth0 -w - udp port 53 | pongscan scan -`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Files = args
+			switch opts.Format {
+			case "table", "json", "csv":
+			default:
+				return fmt.Errorf("--format must be table, json or csv, not %q", opts.Format)
+			}
+			switch opts.Progress {
+			case "auto", "always", "never":
+			default:
+				return fmt.Errorf("--progress must be auto, always or never, not %q", opts.Progress)
+			}
+			opts.DNSPorts = []uint16{53}
+			for _, p := range ports {
+				if p == 0 || p > 65535 {
+					return fmt.Errorf("--dns-port %d is not a UDP port", p)
+				}
+				opts.DNSPorts = append(opts.DNSPorts, uint16(p))
+			}
+			if opts.MaxDelay <= 0 || opts.Idle <= 0 || opts.FlowTimeout <= 0 {
+				return fmt.Errorf("--max-delay, --idle and --flow-timeout must be positive")
+			}
+			if opts.MinPackets < 2 {
+				return fmt.Errorf("--min-packets must be at least 2")
+			}
+			if opts.MaxFlows < 1 {
+				return fmt.Errorf("--max-flows must be at least 1")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runScan(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.Format, "format", "f", "table", "output format: table, json or csv")
+	f.UintSliceVar(&ports, "dns-port", nil, "extra UDP port served by DNS, besides 53 (repeatable)")
+	f.DurationVar(&opts.MaxDelay, "max-delay", def.MaxDelay, "longest gap between the trigger answer and the first non-DNS packet")
+	f.DurationVar(&opts.Idle, "idle", def.Idle, "a gap this long ends a loop; a loop is still running if its last packet is closer than this to the end of the input")
+	f.IntVar(&opts.MinPackets, "min-packets", def.MinPackets, "packets a loop needs to be reported; shorter ones are bounces")
+	f.IntVar(&opts.MaxFlows, "max-flows", def.MaxFlows, "cap on tracked DNS flows; the least recently used is evicted beyond it")
+	f.DurationVar(&opts.FlowTimeout, "flow-timeout", def.FlowTimeout, "evict DNS flows idle this long (never less than --idle or --max-delay)")
+	f.StringVar(&opts.Progress, "progress", "auto", "progress on stderr: auto (when stderr is a terminal), always or never")
+	return cmd
+}
+
+func runScan(o *ScanOptions) error {
+	so := scan.Options{
+		DNSPong: detect.DNSPongConfig{
+			DNSPorts: o.DNSPorts, MaxDelay: o.MaxDelay, Idle: o.Idle, MinPackets: o.MinPackets,
+			MaxFlows: o.MaxFlows, FlowTimeout: o.FlowTimeout,
+		},
+		Frag:  decode.DefaultFragLimits,
+		Stdin: o.Stdin,
+	}
+	showProgress := o.Progress == "always"
+	if o.Progress == "auto" {
+		if f, ok := o.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			showProgress = true
+		}
+	}
+	var pr *progressLine
+	if showProgress {
+		pr = &progressLine{w: o.Stderr}
+		so.Progress = pr.update
+	}
+	res := scan.Run(o.Files, so)
+	if pr != nil {
+		pr.done()
+	}
+	var p report.Printer
+	switch o.Format {
+	case "json":
+		p = report.JSON()
+	case "csv":
+		p = report.CSV()
+	default:
+		p = report.Table()
+	}
+	bw := bufio.NewWriter(o.Stdout)
+	perr := p.Print(bw, res.Report)
+	if err := bw.Flush(); perr == nil {
+		perr = err
+	}
+	for _, err := range res.Errors {
+		fmt.Fprintf(o.Stderr, "pongscan: %s\n", report.Escape(err.Error()))
+	}
+	if perr != nil {
+		fmt.Fprintf(o.Stderr, "pongscan: writing the report: %v\n", perr)
+		return errTrouble
+	}
+	if len(res.Errors) > 0 {
+		return errTrouble
+	}
+	if len(res.Report.Loops) > 0 {
+		return errLoops
+	}
+	return nil
+}
+
+// progressLine rewrites one line on stderr.
+type progressLine struct {
+	w     io.Writer
+	shown bool
+}
+
+func (p *progressLine) update(s scan.Progress) {
+	secs := s.Elapsed.Seconds()
+	if secs <= 0 {
+		secs = 1e-9
+	}
+	rate := float64(s.Bytes) / secs
+	var b strings.Builder
+	fmt.Fprintf(&b, "\r%s read, %d packets, %.1f MB/s, %.0f packets/s", mb(s.Bytes), s.Packets, rate/1e6, float64(s.Packets)/secs)
+	if s.TotalBytes > 0 && s.Bytes <= s.TotalBytes {
+		pct := 100 * float64(s.Bytes) / float64(s.TotalBytes)
+		fmt.Fprintf(&b, ", %.0f%% of %s", pct, mb(s.TotalBytes))
+		if rate > 0 {
+			eta := time.Duration(float64(s.TotalBytes-s.Bytes) / rate * float64(time.Second))
+			fmt.Fprintf(&b, ", ETA %s", eta.Round(time.Second))
+		}
+	}
+	b.WriteString("\x1b[K")
+	fmt.Fprint(p.w, b.String())
+	p.shown = true
+}
+
+func (p *progressLine) done() {
+	if p.shown {
+		fmt.Fprint(p.w, "\n")
+	}
+}
+
+func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }

@@ -1,0 +1,346 @@
+package decode
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// Link types decoded (LINKTYPE_ values from pcap-linktype(7)).
+const (
+	LinkNull     = 0
+	LinkEthernet = 1
+	LinkRaw12    = 12 // DLT_RAW on some BSDs
+	LinkRaw14    = 14 // DLT_RAW on OpenBSD
+	LinkRaw      = 101
+	LinkLoop     = 108
+	LinkSLL      = 113
+	LinkIPv4     = 228
+	LinkIPv6     = 229
+	LinkSLL2     = 276
+)
+
+// Kind says what a frame turned out to be.
+type Kind uint8
+
+// Frame kinds, in the order a frame is peeled.
+const (
+	KindUnknownLink Kind = iota // link type not decoded
+	KindNotIP                   // ARP, LLDP, 802.3 LLC, ...
+	KindMalformed               // link or IP header broken or cut short
+	KindFragment                // an IP fragment, held for reassembly
+	KindTCP                     // counted, not analysed
+	KindOtherIP                 // ICMP, ESP, SCTP, ...
+	KindUDP                     // a UDP datagram: Packet is filled in
+	numKinds
+)
+
+var kindNames = [numKinds]string{"unknown_link", "not_ip", "malformed", "fragment", "tcp", "other_ip", "udp"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "?"
+}
+
+// Packet is a decoded UDP datagram.
+type Packet struct {
+	Src, Dst netip.AddrPort
+	TTL      uint8 // IPv4 TTL or IPv6 hop limit
+	// Payload is the UDP payload, borrowed from the frame (or from the
+	// reassembler for a reassembled datagram) until the next Decode.
+	Payload []byte
+	// Cut reports that the capture holds less of the datagram than was
+	// sent (snap length), so Payload is a prefix of the real payload.
+	Cut bool
+	// WireLen is the frame's length on the wire; for a reassembled
+	// datagram, the sum over its fragments.
+	WireLen int
+	// Reassembled reports that the datagram came from IP fragments.
+	Reassembled bool
+}
+
+// Stats counts frames by kind and other decoding facts.
+type Stats struct {
+	Kinds        [numKinds]uint64
+	UnknownLinks map[uint32]uint64 // frames per undecoded link type
+	Reassembled  uint64            // datagrams rebuilt from fragments
+	FragDropped  uint64            // fragments dropped: limits, overlaps, timeouts
+}
+
+// Decoder peels link, IP and UDP headers by hand, with no allocation per
+// frame. It is not safe for concurrent use.
+type Decoder struct {
+	Stats Stats
+	frag  *Reassembler
+}
+
+// NewDecoder returns a decoder whose IP reassembly obeys lim.
+func NewDecoder(lim FragLimits) *Decoder {
+	return &Decoder{
+		Stats: Stats{UnknownLinks: map[uint32]uint64{}},
+		frag:  NewReassembler(lim),
+	}
+}
+
+// FragmentsDropped counts fragments discarded: cut by the snap length,
+// overlapping, over the reassembly limits or timed out.
+func (d *Decoder) FragmentsDropped() uint64 { return d.Stats.FragDropped + d.frag.Dropped }
+
+// Decode decodes one frame. data is the captured bytes, origLen the length
+// on the wire, now the capture time in nanoseconds (for reassembly
+// timeouts). When it returns KindUDP, p is filled in.
+func (d *Decoder) Decode(link uint32, data []byte, origLen int, now int64, p *Packet) Kind {
+	k := d.decode(link, data, origLen, now, p)
+	d.Stats.Kinds[k]++
+	if k == KindUnknownLink {
+		if _, ok := d.Stats.UnknownLinks[link]; ok || len(d.Stats.UnknownLinks) < 256 {
+			d.Stats.UnknownLinks[link]++
+		}
+	}
+	return k
+}
+
+const (
+	etherIPv4  = 0x0800
+	etherIPv6  = 0x86dd
+	etherVLAN  = 0x8100
+	etherQinQ  = 0x88a8
+	etherQ9100 = 0x9100
+	maxTags    = 8
+)
+
+func (d *Decoder) decode(link uint32, data []byte, origLen int, now int64, p *Packet) Kind {
+	cut := origLen > len(data)
+	var et uint16
+	switch link {
+	case LinkEthernet:
+		if len(data) < 14 {
+			return KindMalformed
+		}
+		et = binary.BigEndian.Uint16(data[12:14])
+		data = data[14:]
+		for i := 0; et == etherVLAN || et == etherQinQ || et == etherQ9100; i++ {
+			if i == maxTags || len(data) < 4 {
+				return KindMalformed
+			}
+			et = binary.BigEndian.Uint16(data[2:4])
+			data = data[4:]
+		}
+	case LinkSLL:
+		if len(data) < 16 {
+			return KindMalformed
+		}
+		et = binary.BigEndian.Uint16(data[14:16])
+		data = data[16:]
+	case LinkSLL2:
+		if len(data) < 20 {
+			return KindMalformed
+		}
+		et = binary.BigEndian.Uint16(data[0:2])
+		data = data[20:]
+	case LinkRaw, LinkRaw12, LinkRaw14, LinkIPv4, LinkIPv6:
+		if len(data) < 1 {
+			return KindMalformed
+		}
+		switch data[0] >> 4 {
+		case 4:
+			et = etherIPv4
+		case 6:
+			et = etherIPv6
+		default:
+			return KindMalformed
+		}
+	case LinkNull, LinkLoop:
+		if len(data) < 4 {
+			return KindMalformed
+		}
+		var fam uint32
+		if link == LinkLoop {
+			fam = binary.BigEndian.Uint32(data)
+		} else {
+			// Host byte order of the machine that wrote the file.
+			fam = binary.LittleEndian.Uint32(data)
+			if fam > 0xffff {
+				fam = binary.BigEndian.Uint32(data)
+			}
+		}
+		data = data[4:]
+		switch fam {
+		case 2:
+			et = etherIPv4
+		case 10, 24, 28, 30:
+			et = etherIPv6
+		default:
+			return KindNotIP
+		}
+	default:
+		return KindUnknownLink
+	}
+	p.WireLen = origLen
+	switch et {
+	case etherIPv4:
+		return d.ipv4(data, cut, now, p)
+	case etherIPv6:
+		return d.ipv6(data, cut, now, p)
+	}
+	return KindNotIP
+}
+
+const (
+	protoTCP = 6
+	protoUDP = 17
+)
+
+func (d *Decoder) ipv4(b []byte, cut bool, now int64, p *Packet) Kind {
+	if len(b) < 20 || b[0]>>4 != 4 {
+		return KindMalformed
+	}
+	ihl := int(b[0]&0x0f) * 4
+	total := int(binary.BigEndian.Uint16(b[2:4]))
+	if ihl < 20 || total < ihl || len(b) < ihl {
+		return KindMalformed
+	}
+	if total < len(b) {
+		b = b[:total] // drop link-layer padding
+	} else if total > len(b) {
+		cut = true
+	}
+	proto := b[9]
+	src := netip.AddrFrom4([4]byte(b[12:16]))
+	dst := netip.AddrFrom4([4]byte(b[16:20]))
+	p.TTL = b[8]
+	flags := binary.BigEndian.Uint16(b[6:8])
+	mf, fragOff := flags&0x2000 != 0, int(flags&0x1fff)*8
+	body := b[ihl:]
+	if mf || fragOff != 0 {
+		if cut {
+			d.Stats.FragDropped++
+			return KindFragment
+		}
+		key := fragKey{src: src, dst: dst, id: uint32(binary.BigEndian.Uint16(b[4:6])), proto: proto}
+		whole, wire, ok := d.frag.Add(key, fragOff, mf, body, p.WireLen, now)
+		if !ok {
+			return KindFragment
+		}
+		d.Stats.Reassembled++
+		p.WireLen = wire
+		p.Reassembled = true
+		body, cut = whole, false
+	} else {
+		p.Reassembled = false
+	}
+	return transport(proto, src, dst, body, cut, p)
+}
+
+const (
+	ip6HopByHop = 0
+	ip6Routing  = 43
+	ip6Fragment = 44
+	ip6ESP      = 50
+	ip6AH       = 51
+	ip6NoNext   = 59
+	ip6DestOpts = 60
+	ip6Mobility = 135
+	ip6HIP      = 139
+	ip6Shim6    = 140
+	maxExtHdrs  = 16
+)
+
+func (d *Decoder) ipv6(b []byte, cut bool, now int64, p *Packet) Kind {
+	if len(b) < 40 || b[0]>>4 != 6 {
+		return KindMalformed
+	}
+	plen := int(binary.BigEndian.Uint16(b[4:6]))
+	if 40+plen < len(b) {
+		b = b[:40+plen]
+	} else if 40+plen > len(b) {
+		cut = true
+	}
+	next := b[6]
+	p.TTL = b[7]
+	src := netip.AddrFrom16([16]byte(b[8:24]))
+	dst := netip.AddrFrom16([16]byte(b[24:40]))
+	body := b[40:]
+	p.Reassembled = false
+	for i := 0; ; i++ {
+		switch next {
+		case ip6HopByHop, ip6Routing, ip6DestOpts, ip6Mobility, ip6HIP, ip6Shim6, ip6AH:
+			if i == maxExtHdrs || len(body) < 8 {
+				return KindMalformed
+			}
+			n := (int(body[1]) + 1) * 8
+			if next == ip6AH {
+				n = (int(body[1]) + 2) * 4
+			}
+			if n > len(body) {
+				return KindMalformed
+			}
+			next, body = body[0], body[n:]
+			continue
+		case ip6Fragment:
+			if i == maxExtHdrs || len(body) < 8 {
+				return KindMalformed
+			}
+			fo := binary.BigEndian.Uint16(body[2:4])
+			mf, off := fo&1 != 0, int(fo&0xfff8)
+			id := binary.BigEndian.Uint32(body[4:8])
+			proto := body[0]
+			body = body[8:]
+			if !mf && off == 0 {
+				// Atomic fragment (RFC 6946): nothing to reassemble.
+				next = proto
+				continue
+			}
+			if cut {
+				d.Stats.FragDropped++
+				return KindFragment
+			}
+			key := fragKey{src: src, dst: dst, id: id, proto: proto, v6: true}
+			whole, wire, ok := d.frag.Add(key, off, mf, body, p.WireLen, now)
+			if !ok {
+				return KindFragment
+			}
+			d.Stats.Reassembled++
+			p.WireLen = wire
+			p.Reassembled = true
+			// Extension headers after the fragment header are in the
+			// reassembled payload: keep peeling from there.
+			next, body, cut = proto, whole, false
+			continue
+		case ip6NoNext, ip6ESP:
+			return KindOtherIP
+		}
+		return transport(next, src, dst, body, cut, p)
+	}
+}
+
+func transport(proto uint8, src, dst netip.Addr, b []byte, cut bool, p *Packet) Kind {
+	switch proto {
+	case protoUDP:
+	case protoTCP:
+		return KindTCP
+	default:
+		return KindOtherIP
+	}
+	if len(b) < 8 {
+		return KindMalformed
+	}
+	ulen := int(binary.BigEndian.Uint16(b[4:6]))
+	pay := b[8:]
+	switch {
+	case ulen == 0 && len(pay) > 0:
+		// Jumbogram or a sender that left the length out: take what is there.
+	case ulen < 8:
+		return KindMalformed
+	case ulen-8 < len(pay):
+		pay = pay[:ulen-8]
+	case ulen-8 > len(pay):
+		cut = true
+	}
+	p.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(b[0:2]))
+	p.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(b[2:4]))
+	p.Payload = pay
+	p.Cut = cut
+	return KindUDP
+}

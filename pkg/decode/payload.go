@@ -1,0 +1,158 @@
+package decode
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"strings"
+)
+
+// PayloadKind names what a non-DNS payload looks like.
+type PayloadKind string
+
+// Payload kinds.
+const (
+	PayloadTFTPError PayloadKind = "tftp-error"
+	PayloadTFTP      PayloadKind = "tftp"
+	PayloadNTP       PayloadKind = "ntp"
+	PayloadText      PayloadKind = "text"
+	PayloadBinary    PayloadKind = "binary"
+	PayloadEmpty     PayloadKind = "empty"
+)
+
+// PayloadInfo describes a non-DNS payload.
+type PayloadInfo struct {
+	Kind PayloadKind
+	// Summary is one line for people, Wireshark-style, e.g.
+	// `TFTP Error Code, Code: Illegal TFTP Operation, Message: RRQ must be sent first`.
+	// It may hold any byte of the payload: escape it before printing.
+	Summary string
+	// Text is the payload's human-readable text: the TFTP error message,
+	// the file name of a request, or the whole payload when printable.
+	Text string
+	// TFTP fields, when Kind is tftp or tftp-error.
+	TFTPOpcode    uint16 `json:",omitempty"`
+	TFTPErrorCode uint16 `json:",omitempty"`
+}
+
+var tftpOpcodes = [...]string{1: "Read Request", 2: "Write Request", 3: "Data Packet", 4: "Acknowledgement", 5: "Error Code", 6: "Option Acknowledgement"}
+
+var tftpErrors = [...]string{"Not defined", "File not found", "Access violation", "Disk full or allocation exceeded", "Illegal TFTP Operation", "Unknown transfer ID", "File already exists", "No such user", "Option negotiation failed"}
+
+// ClassifyPayload looks at a payload that is not DNS. It allocates; call it
+// once per finding, not per packet.
+func ClassifyPayload(b []byte) PayloadInfo {
+	if len(b) == 0 {
+		return PayloadInfo{Kind: PayloadEmpty, Summary: "empty payload"}
+	}
+	if pi, ok := tftp(b); ok {
+		return pi
+	}
+	if pi, ok := ntp(b); ok {
+		return pi
+	}
+	if printable(b) {
+		t := strings.TrimRight(string(b), "\x00\r\n")
+		return PayloadInfo{Kind: PayloadText, Text: t, Summary: fmt.Sprintf("text: %q", clip(t, 60))}
+	}
+	return PayloadInfo{Kind: PayloadBinary, Summary: fmt.Sprintf("binary, %d bytes", len(b))}
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+func tftp(b []byte) (PayloadInfo, bool) {
+	if len(b) < 4 {
+		return PayloadInfo{}, false
+	}
+	op := binary.BigEndian.Uint16(b)
+	switch op {
+	case 5: // ERROR: code, message, NUL
+		code := binary.BigEndian.Uint16(b[2:4])
+		msg, ok := cstring(b[4:])
+		if !ok || !printable([]byte(msg)) {
+			return PayloadInfo{}, false
+		}
+		name := "Unknown"
+		if int(code) < len(tftpErrors) {
+			name = tftpErrors[code]
+		}
+		return PayloadInfo{
+			Kind: PayloadTFTPError, Text: msg, TFTPOpcode: op, TFTPErrorCode: code,
+			Summary: fmt.Sprintf("TFTP Error Code, Code: %s (%d), Message: %s", name, code, msg),
+		}, true
+	case 1, 2: // RRQ, WRQ: filename NUL mode NUL
+		file, ok := cstring(b[2:])
+		if !ok || file == "" || !printable([]byte(file)) {
+			return PayloadInfo{}, false
+		}
+		mode, ok := cstring(b[2+len(file)+1:])
+		if !ok {
+			return PayloadInfo{}, false
+		}
+		switch strings.ToLower(mode) {
+		case "netascii", "octet", "mail":
+		default:
+			return PayloadInfo{}, false
+		}
+		return PayloadInfo{
+			Kind: PayloadTFTP, Text: file, TFTPOpcode: op,
+			Summary: fmt.Sprintf("TFTP %s, File: %s, Transfer type: %s", tftpOpcodes[op], file, mode),
+		}, true
+	case 3, 4: // DATA, ACK: block number
+		if op == 4 && len(b) != 4 || op == 3 && len(b) > 4+512 {
+			return PayloadInfo{}, false
+		}
+		return PayloadInfo{
+			Kind: PayloadTFTP, TFTPOpcode: op,
+			Summary: fmt.Sprintf("TFTP %s, Block: %d", tftpOpcodes[op], binary.BigEndian.Uint16(b[2:4])),
+		}, true
+	case 6: // OACK: option NUL value NUL ...
+		if b[len(b)-1] != 0 || !printable(bytes.ReplaceAll(b[2:], []byte{0}, []byte{' '})) {
+			return PayloadInfo{}, false
+		}
+		return PayloadInfo{Kind: PayloadTFTP, TFTPOpcode: op, Summary: "TFTP Option Acknowledgement"}, true
+	}
+	return PayloadInfo{}, false
+}
+
+// cstring returns the bytes before the first NUL.
+func cstring(b []byte) (string, bool) {
+	i := bytes.IndexByte(b, 0)
+	if i < 0 {
+		return "", false
+	}
+	return string(b[:i]), true
+}
+
+func ntp(b []byte) (PayloadInfo, bool) {
+	if len(b) < 48 {
+		return PayloadInfo{}, false
+	}
+	vn, mode := b[0]>>3&7, b[0]&7
+	if vn < 1 || vn > 4 || mode == 0 || mode >= 6 {
+		return PayloadInfo{}, false
+	}
+	modes := [...]string{1: "symmetric active", 2: "symmetric passive", 3: "client", 4: "server", 5: "broadcast"}
+	return PayloadInfo{Kind: PayloadNTP, Summary: fmt.Sprintf("NTP Version %d, %s", vn, modes[mode])}, true
+}
+
+// printable reports whether b is text: printable ASCII, tabs and line
+// ends, with at most trailing NULs.
+func printable(b []byte) bool {
+	b = bytes.TrimRight(b, "\x00")
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c >= 0x20 && c < 0x7f || c == '\t' || c == '\r' || c == '\n' {
+			continue
+		}
+		return false
+	}
+	return true
+}

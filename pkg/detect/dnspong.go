@@ -1,0 +1,438 @@
+package detect
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/pongscan/pongscan/pkg/decode"
+)
+
+// DNSPongConfig holds the DNS pong detector's thresholds. The zero value of
+// a field takes the default from DefaultDNSPongConfig.
+type DNSPongConfig struct {
+	// DNSPorts are the server ports that make a UDP flow DNS traffic.
+	DNSPorts []uint16
+	// MaxDelay is the longest gap between the trigger response and the
+	// first non-DNS packet from the client.
+	MaxDelay time.Duration
+	// Idle is the gap that ends a loop.
+	Idle time.Duration
+	// MinPackets is the packet count at which a loop is reported; shorter
+	// ones are bounces.
+	MinPackets int
+	// MaxFlows caps the flow table; the least recently used flow is
+	// evicted when it is full.
+	MaxFlows int
+	// FlowTimeout evicts flows idle for longer (never less than Idle or
+	// MaxDelay).
+	FlowTimeout time.Duration
+}
+
+// DefaultDNSPongConfig holds the documented defaults.
+var DefaultDNSPongConfig = DNSPongConfig{
+	DNSPorts:    []uint16{53},
+	MaxDelay:    500 * time.Millisecond,
+	Idle:        2 * time.Second,
+	MinPackets:  10,
+	MaxFlows:    1 << 19,
+	FlowTimeout: 10 * time.Second,
+}
+
+// pendingCap is how many unanswered queries a flow remembers; a busier
+// fixed-port resolver overwrites its oldest.
+const pendingCap = 4
+
+// ref packs a PacketRef into 8 bytes: 16 bits of source, 48 of frame.
+type ref uint64
+
+func mkref(r PacketRef) ref { return ref(uint64(r.Source)<<48 | r.Frame&(1<<48-1)) }
+func (r ref) unpack() PacketRef {
+	return PacketRef{Source: int(r >> 48), Frame: uint64(r) & (1<<48 - 1)}
+}
+
+type pending struct {
+	at    ref
+	time  int64
+	id    uint16
+	qtype uint16
+	qhash uint32
+}
+
+type answered struct {
+	query, resp         ref
+	queryTime, respTime int64
+	id, qtype           uint16
+	rcode               uint8
+	ok                  bool
+	name                uint64 // sequence number in the name ring
+}
+
+type flowState struct {
+	server   int8 // 0 unknown, 1 endpoint a is the server, 2 endpoint b
+	npending uint8
+	next     uint8
+	pending  [pendingCap]pending
+	ans      answered
+	loop     *loopState
+}
+
+type loopState struct {
+	l        Loop
+	clientIs int8 // 1 if endpoint a is the client, 2 if b
+	last     int64
+	bucket   int64
+	inBucket uint64
+	ttls     []int
+}
+
+// DNSPong detects machine pong on DNS: a genuine query from C:p to S:53,
+// S's matching answer, then, within MaxDelay, a packet from C:p to S:53
+// that is not DNS; the loop is the back-and-forth on that 5-tuple from
+// that packet on, until a gap of Idle.
+//
+// Per packet it looks up one flow and parses the DNS header and first
+// question; only a client packet arriving on a flow armed by a fresh answer
+// is parsed in full. Query names are kept in a ring of recent answers, so a
+// trigger's name is reported unless more than 65536 answers arrived between
+// it and the loop's first packet.
+type DNSPong struct {
+	cfg      DNSPongConfig
+	ports    [1024]uint64 // bitmap of DNS ports
+	flows    *table[flowState]
+	names    nameRing
+	loops    []Loop
+	active   int
+	now      int64
+	counters Counters
+	info     decode.DNSInfo
+}
+
+var _ Detector = (*DNSPong)(nil)
+
+// NewDNSPong returns a detector with cfg, defaults filling zero fields.
+func NewDNSPong(cfg DNSPongConfig) *DNSPong {
+	def := DefaultDNSPongConfig
+	if len(cfg.DNSPorts) == 0 {
+		cfg.DNSPorts = def.DNSPorts
+	}
+	if cfg.MaxDelay <= 0 {
+		cfg.MaxDelay = def.MaxDelay
+	}
+	if cfg.Idle <= 0 {
+		cfg.Idle = def.Idle
+	}
+	if cfg.MinPackets <= 0 {
+		cfg.MinPackets = def.MinPackets
+	}
+	if cfg.MaxFlows <= 0 {
+		cfg.MaxFlows = def.MaxFlows
+	}
+	if cfg.FlowTimeout <= 0 {
+		cfg.FlowTimeout = def.FlowTimeout
+	}
+	cfg.FlowTimeout = max(cfg.FlowTimeout, cfg.Idle, cfg.MaxDelay)
+	d := &DNSPong{cfg: cfg, flows: newTable[flowState](cfg.MaxFlows)}
+	for _, p := range cfg.DNSPorts {
+		d.ports[p/64] |= 1 << (p % 64)
+	}
+	return d
+}
+
+// Name implements Detector.
+func (d *DNSPong) Name() string { return "dns-pong" }
+
+// Config is the configuration in force, defaults filled in.
+func (d *DNSPong) Config() DNSPongConfig { return d.cfg }
+
+// Counters implements Detector.
+func (d *DNSPong) Counters() Counters { return d.counters }
+
+func (d *DNSPong) isDNSPort(p uint16) bool { return d.ports[p/64]&(1<<(p%64)) != 0 }
+
+// Observe implements Detector.
+func (d *DNSPong) Observe(p *Packet) {
+	sdns, ddns := d.isDNSPort(p.Src.Port()), d.isDNSPort(p.Dst.Port())
+	if !sdns && !ddns {
+		return
+	}
+	if p.Time > d.now {
+		d.now = p.Time
+		d.expire()
+	}
+	key, srcIsA := makeKey(p.Src, p.Dst)
+	i := d.flows.get(key)
+	if i == nilIdx {
+		if d.flows.len() >= d.cfg.MaxFlows {
+			d.evict(d.flows.oldest(), true)
+		}
+		i = d.flows.add(key, p.Time)
+		d.counters.Flows++
+		f := &d.flows.slots[i].val
+		switch {
+		case sdns && !ddns:
+			f.server = side(srcIsA)
+		case ddns && !sdns:
+			f.server = side(!srcIsA)
+		}
+	} else {
+		d.flows.touch(i, p.Time)
+	}
+	f := &d.flows.slots[i].val
+
+	if f.loop != nil {
+		if p.Time-f.loop.last >= int64(d.cfg.Idle) {
+			d.closeLoop(f)
+		} else {
+			d.classify(p, HeaderQuestionDepth)
+			d.extendLoop(f.loop, p, srcIsA)
+			return
+		}
+	}
+
+	// Which side sent it? Unknown only for flows with DNS ports on both
+	// sides until the first query or answer tells.
+	fromClient := f.server != 0 && f.server != side(srcIsA)
+	depth := HeaderQuestionDepth
+	armed := f.ans.ok && p.Time-f.ans.respTime <= int64(d.cfg.MaxDelay) && p.Time >= f.ans.respTime
+	if armed && fromClient {
+		depth = FullDepth
+	}
+	v := d.classify(p, depth)
+	info := &d.info
+	switch v {
+	case decode.DNS, decode.Truncated:
+		if v == decode.Truncated && !info.HasQuestion {
+			return
+		}
+		if f.server == 0 {
+			// Both ports are DNS ports: a query goes to the server.
+			f.server = side(srcIsA == info.Response)
+			fromClient = !info.Response
+		}
+		if !info.Response && fromClient && info.HasQuestion {
+			f.addPending(pending{at: mkref(p.Ref), time: p.Time, id: info.ID, qtype: info.QType, qhash: uint32(info.QHash)})
+		} else if info.Response && !fromClient && info.HasQuestion {
+			if q, ok := f.takePending(info.ID, uint32(info.QHash), info.QType); ok {
+				f.ans = answered{
+					query: q.at, queryTime: q.time, resp: mkref(p.Ref), respTime: p.Time,
+					id: info.ID, qtype: info.QType, rcode: info.RCode, ok: true,
+					name: d.names.put(&info.QName),
+				}
+			}
+		}
+	case decode.NotDNS:
+		if armed && fromClient {
+			d.startLoop(f, p, srcIsA)
+		}
+	}
+}
+
+// Depths, named here so Observe reads plainly.
+const (
+	HeaderQuestionDepth = decode.HeaderQuestion
+	FullDepth           = decode.Full
+)
+
+func side(a bool) int8 {
+	if a {
+		return 1
+	}
+	return 2
+}
+
+func (d *DNSPong) classify(p *Packet, depth decode.Depth) decode.DNSVerdict {
+	v := decode.ClassifyDNS(p.Payload, p.Cut, depth, &d.info)
+	switch v {
+	case decode.DNS:
+		d.counters.DNSMessages++
+	case decode.NotDNS:
+		d.counters.NonDNS++
+	default:
+		d.counters.Truncated++
+	}
+	return v
+}
+
+func (f *flowState) addPending(q pending) {
+	if f.npending < pendingCap {
+		f.pending[f.npending] = q
+		f.npending++
+		return
+	}
+	f.pending[f.next] = q // overwrite the oldest
+	f.next = (f.next + 1) % pendingCap
+}
+
+func (f *flowState) takePending(id uint16, qhash uint32, qtype uint16) (pending, bool) {
+	// Newest first: a retransmitted query is answered for its last copy.
+	for k := int(f.npending) - 1; k >= 0; k-- {
+		q := f.pending[k]
+		if q.id == id && q.qhash == qhash && q.qtype == qtype {
+			copy(f.pending[k:], f.pending[k+1:f.npending])
+			f.npending--
+			f.next = 0
+			return q, true
+		}
+	}
+	return pending{}, false
+}
+
+func (d *DNSPong) startLoop(f *flowState, p *Packet, srcIsA bool) {
+	a := f.ans
+	ls := &loopState{clientIs: side(srcIsA), last: p.Time}
+	l := &ls.l
+	l.Detector = d.Name()
+	l.Client, l.Server = p.Src, p.Dst
+	l.Start = p.Time
+	l.QueryID, l.QType, l.RCode = a.id, a.qtype, a.rcode
+	if name, ok := d.names.get(a.name); ok {
+		l.QName = name
+	}
+	l.Query = PacketInfo{Ref: a.query.unpack(), Time: a.queryTime, Src: p.Src, Dst: p.Dst,
+		Summary: fmt.Sprintf("Standard query 0x%04x %s %s", a.id, decode.TypeName(a.qtype), nameOrUnknown(l.QName))}
+	l.Response = PacketInfo{Ref: a.resp.unpack(), Time: a.respTime, Src: p.Dst, Dst: p.Src,
+		Summary: fmt.Sprintf("Standard query response 0x%04x %s %s %s", a.id, decode.TypeName(a.qtype), nameOrUnknown(l.QName), decode.RCodeName(a.rcode))}
+	n := min(len(p.Payload), MaxPayload)
+	l.Payload = append([]byte(nil), p.Payload[:n]...)
+	l.PayloadCut = p.Cut || n < len(p.Payload)
+	l.PayloadInfo = decode.ClassifyPayload(l.Payload)
+	l.FirstNonDNS = PacketInfo{Ref: p.Ref, Time: p.Time, Src: p.Src, Dst: p.Dst, Summary: l.PayloadInfo.Summary}
+	l.DelayNanos = p.Time - a.respTime
+	f.loop = ls
+	f.ans.ok = false
+	d.active++
+	d.extendLoop(ls, p, srcIsA)
+}
+
+func nameOrUnknown(n string) string {
+	if n == "" {
+		return "<name no longer known>"
+	}
+	return n
+}
+
+func (d *DNSPong) extendLoop(ls *loopState, p *Packet, srcIsA bool) {
+	l := &ls.l
+	t := p.Time
+	if t > ls.last {
+		ls.last = t
+	}
+	if t > l.End {
+		l.End = t
+	}
+	l.Packets++
+	l.Bytes += uint64(p.WireLen)
+	if side(srcIsA) == ls.clientIs {
+		l.ClientToServer.Packets++
+		l.ClientToServer.Bytes += uint64(p.WireLen)
+		if !slices.Contains(ls.ttls, int(p.TTL)) {
+			if len(ls.ttls) < 16 {
+				ls.ttls = append(ls.ttls, int(p.TTL))
+			} else {
+				l.TTLsCapped = true
+			}
+		}
+	} else {
+		l.ServerToClient.Packets++
+		l.ServerToClient.Bytes += uint64(p.WireLen)
+	}
+	b := max(t-l.Start, 0) / int64(time.Second)
+	if b != ls.bucket {
+		ls.bucket, ls.inBucket = b, 0
+	}
+	ls.inBucket++
+	if ls.inBucket > l.PeakPPS {
+		l.PeakPPS = ls.inBucket
+	}
+}
+
+// closeLoop ends f's loop and files it as a loop or a bounce.
+func (d *DNSPong) closeLoop(f *flowState) {
+	ls := f.loop
+	f.loop = nil
+	d.active--
+	l := ls.l
+	switch {
+	case l.Packets < uint64(d.cfg.MinPackets):
+		d.counters.Bounces++
+	case 4*min(l.ClientToServer.Packets, l.ServerToClient.Packets) < l.Packets:
+		// Not back-and-forth: one side talks, the other barely answers.
+		d.counters.OneSided++
+	default:
+		l.ClientTTLs = ls.ttls
+		sort.Ints(l.ClientTTLs)
+		d.loops = append(d.loops, l)
+	}
+}
+
+// expire evicts flows idle for longer than FlowTimeout.
+func (d *DNSPong) expire() {
+	lim := d.now - int64(d.cfg.FlowTimeout)
+	for i := d.flows.oldest(); i != nilIdx && d.flows.slots[i].last < lim; i = d.flows.oldest() {
+		d.evict(i, false)
+	}
+}
+
+func (d *DNSPong) evict(i int32, full bool) {
+	if f := &d.flows.slots[i].val; f.loop != nil {
+		d.closeLoop(f)
+	}
+	d.flows.remove(i)
+	if full {
+		d.counters.EvictedCap++
+	} else {
+		d.counters.Evicted++
+	}
+}
+
+// Finish implements Detector.
+func (d *DNSPong) Finish(end int64) []Loop {
+	if d.active > 0 {
+		for i := range d.flows.slots {
+			if f := &d.flows.slots[i].val; f.loop != nil {
+				d.closeLoop(f)
+			}
+		}
+	}
+	for i := range d.loops {
+		l := &d.loops[i]
+		l.Ongoing = end-l.End < int64(d.cfg.Idle)
+	}
+	sort.SliceStable(d.loops, func(i, j int) bool { return d.loops[i].Start < d.loops[j].Start })
+	return d.loops
+}
+
+// nameRing keeps the question names of recent answers so a loop can report
+// its trigger's name without every flow storing one.
+type nameRing struct {
+	names []dnsmessage.Name
+	seqs  []uint64
+	next  uint64
+}
+
+const nameRingSize = 1 << 16
+
+func (r *nameRing) put(n *dnsmessage.Name) uint64 {
+	r.next++
+	seq := r.next
+	if k := (seq - 1) % nameRingSize; k < uint64(len(r.names)) {
+		r.names[k], r.seqs[k] = *n, seq
+	} else {
+		r.names = append(r.names, *n)
+		r.seqs = append(r.seqs, seq)
+	}
+	return seq
+}
+
+func (r *nameRing) get(seq uint64) (string, bool) {
+	k := (seq - 1) % nameRingSize
+	if seq == 0 || k >= uint64(len(r.seqs)) || r.seqs[k] != seq {
+		return "", false
+	}
+	n := &r.names[k]
+	return string(n.Data[:min(int(n.Length), len(n.Data))]), true
+}

@@ -1,0 +1,79 @@
+package report
+
+import (
+	"encoding/csv"
+	"io"
+	"strconv"
+	"strings"
+)
+
+type csvPrinter struct{}
+
+var _ Printer = csvPrinter{}
+
+// CSV prints one row per loop with its scalar fields, header row first.
+// Cells that a spreadsheet would run as a formula are neutralised.
+func CSV() Printer { return csvPrinter{} }
+
+// CSVHeader is the CSV header row.
+var CSVHeader = []string{
+	"client_ip", "client_port", "server_ip", "server_port", "start", "end", "duration_s",
+	"packets", "bytes", "c2s_packets", "c2s_bytes", "s2c_packets", "s2c_bytes",
+	"rate_pps", "peak_pps", "ongoing_at_end", "client_ttls", "payload_kind", "payload_text", "payload_hex",
+	"query_file", "query_frame", "query_time", "query_id", "qname", "qtype",
+	"response_file", "response_frame", "response_time", "rcode",
+	"first_non_dns_file", "first_non_dns_frame", "first_non_dns_time", "delay_ms",
+}
+
+func (csvPrinter) Print(w io.Writer, r *Report) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	for i := range r.Loops {
+		l := &r.Loops[i]
+		ttls := make([]string, len(l.ClientTTLs))
+		for k, t := range l.ClientTTLs {
+			ttls[k] = strconv.Itoa(t)
+		}
+		t := &l.Trigger
+		row := []string{
+			l.Client.IP, strconv.Itoa(int(l.Client.Port)), l.Server.IP, strconv.Itoa(int(l.Server.Port)),
+			l.Start, l.End, f(l.DurationS),
+			u(l.Packets), u(l.Bytes), u(l.ClientToServer.Packets), u(l.ClientToServer.Bytes),
+			u(l.ServerToClient.Packets), u(l.ServerToClient.Bytes),
+			f(l.RatePPS), u(l.PeakPPS), strconv.FormatBool(l.OngoingAtEnd), strings.Join(ttls, " "),
+			l.Payload.Kind, l.Payload.Text, l.Payload.Hex,
+			t.Query.File, u(t.Query.Frame), t.Query.Time, strconv.Itoa(int(t.Query.ID)), t.Query.QName, t.Query.QType,
+			t.Response.File, u(t.Response.Frame), t.Response.Time, t.Response.RCode,
+			t.FirstNonDNS.File, u(t.FirstNonDNS.Frame), t.FirstNonDNS.Time, f(t.FirstNonDNS.DelayMS),
+		}
+		for k := range row {
+			row[k] = CSVSafe(row[k])
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// CSVSafe neutralises a cell a spreadsheet would treat as a formula (OWASP
+// CSV injection): one starting with = + - @, tab or carriage return gets a
+// leading single quote. Numbers keep their sign.
+func CSVSafe(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		if _, err := strconv.ParseFloat(s, 64); err == nil {
+			return s
+		}
+		return "'" + s
+	}
+	return s
+}

@@ -1,0 +1,243 @@
+package report
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pongscan/pongscan/pkg/decode"
+	"github.com/pongscan/pongscan/pkg/detect"
+)
+
+// Schema names the JSON document's version.
+const Schema = "pongscan.report/v1"
+
+// Report is everything a scan found. It is the JSON document, and the
+// other printers render the same values.
+type Report struct {
+	Schema   string   `json:"schema"`
+	Inputs   []Input  `json:"inputs"`
+	Settings Settings `json:"settings"`
+	Summary  Summary  `json:"summary"`
+	Loops    []Loop   `json:"loops"`
+}
+
+// Settings echoes the thresholds the scan used.
+type Settings struct {
+	DNSPorts   []uint16 `json:"dns_ports"`
+	MaxDelayMS float64  `json:"max_delay_ms"`
+	IdleS      float64  `json:"idle_s"`
+	MinPackets int      `json:"min_packets"`
+	MaxFlows   int      `json:"max_flows"`
+}
+
+// Input describes one input file.
+type Input struct {
+	Path      string   `json:"path"`
+	Format    string   `json:"format,omitempty"` // pcap or pcapng; empty when unreadable
+	Gzip      bool     `json:"gzip,omitempty"`
+	LinkTypes []uint32 `json:"link_types"`
+	Packets   uint64   `json:"packets"`
+	First     string   `json:"first,omitempty"` // RFC 3339 UTC, nanoseconds
+	Last      string   `json:"last,omitempty"`
+	Error     string   `json:"error,omitempty"`
+}
+
+// Summary counts what was read.
+type Summary struct {
+	Packets      uint64            `json:"packets"`
+	UDP          uint64            `json:"udp"`
+	DNSMessages  uint64            `json:"dns_messages"`
+	NonDNS       uint64            `json:"non_dns"`
+	Truncated    uint64            `json:"truncated"`
+	Flows        uint64            `json:"flows"`
+	Bounces      uint64            `json:"bounces"`
+	Loops        int               `json:"loops"`
+	OneSided     uint64            `json:"one_sided"`
+	TCP          uint64            `json:"tcp"`
+	OtherIP      uint64            `json:"other_ip"`
+	NotIP        uint64            `json:"not_ip"`
+	Malformed    uint64            `json:"malformed"`
+	Fragments    uint64            `json:"fragments"`
+	Reassembled  uint64            `json:"reassembled"`
+	FragDropped  uint64            `json:"fragments_dropped"`
+	UnknownLink  uint64            `json:"unknown_link"`
+	UnknownLinks map[string]uint64 `json:"unknown_link_types,omitempty"`
+	Evicted      uint64            `json:"flows_evicted_idle"`
+	EvictedCap   uint64            `json:"flows_evicted_full"`
+}
+
+// Endpoint is an address and port.
+type Endpoint struct {
+	IP   string `json:"ip"`
+	Port uint16 `json:"port"`
+}
+
+// Direction counts one direction of a loop.
+type Direction struct {
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
+}
+
+// Payload describes the loop's first non-DNS payload.
+type Payload struct {
+	Kind    string `json:"kind"`
+	Text    string `json:"text"` // valid UTF-8: invalid bytes become U+FFFD
+	Hex     string `json:"hex"`  // the raw bytes
+	Length  int    `json:"length"`
+	Cut     bool   `json:"cut,omitempty"`
+	Summary string `json:"summary"`
+	// TFTP fields, when kind is tftp-error or tftp.
+	TFTPOpcode    uint16 `json:"tftp_opcode,omitempty"`
+	TFTPErrorCode uint16 `json:"tftp_error_code,omitempty"`
+}
+
+// Packet names one trigger packet.
+type Packet struct {
+	File    string   `json:"file"`
+	Frame   uint64   `json:"frame"`
+	Time    string   `json:"time"`
+	Src     Endpoint `json:"src"`
+	Dst     Endpoint `json:"dst"`
+	Summary string   `json:"summary"`
+}
+
+// Query is the trigger query.
+type Query struct {
+	Packet
+	ID    uint16 `json:"id"`
+	QName string `json:"qname"`
+	QType string `json:"qtype"`
+}
+
+// Response is the trigger response.
+type Response struct {
+	Packet
+	RCode string `json:"rcode"`
+}
+
+// FirstNonDNS is the packet that started the loop.
+type FirstNonDNS struct {
+	Packet
+	DelayMS float64 `json:"delay_ms"`
+}
+
+// Trigger links the last genuine exchange to the first non-DNS reply.
+type Trigger struct {
+	Query       Query       `json:"query"`
+	Response    Response    `json:"response"`
+	FirstNonDNS FirstNonDNS `json:"first_non_dns"`
+}
+
+// Loop is one machine-pong loop.
+type Loop struct {
+	Detector       string    `json:"detector"`
+	Client         Endpoint  `json:"client"`
+	Server         Endpoint  `json:"server"`
+	Start          string    `json:"start"`
+	End            string    `json:"end"`
+	DurationS      float64   `json:"duration_s"`
+	Packets        uint64    `json:"packets"`
+	Bytes          uint64    `json:"bytes"`
+	ClientToServer Direction `json:"client_to_server"`
+	ServerToClient Direction `json:"server_to_client"`
+	RatePPS        float64   `json:"rate_pps"`
+	PeakPPS        uint64    `json:"peak_pps"`
+	OngoingAtEnd   bool      `json:"ongoing_at_end"`
+	ClientTTLs     []int     `json:"client_ttls"`
+	Payload        Payload   `json:"payload"`
+	Trigger        Trigger   `json:"trigger"`
+	Advice         string    `json:"advice"`
+}
+
+// Timestamp formats nanoseconds since the epoch as RFC 3339 UTC with nine
+// fractional digits.
+func Timestamp(ns int64) string {
+	return time.Unix(0, ns).UTC().Format("2006-01-02T15:04:05.000000000Z07:00")
+}
+
+// FromLoop converts a detector's loop; files maps PacketRef.Source to paths.
+func FromLoop(l *detect.Loop, files []string) Loop {
+	pkt := func(p detect.PacketInfo) Packet {
+		f := ""
+		if p.Ref.Source >= 0 && p.Ref.Source < len(files) {
+			f = files[p.Ref.Source]
+		}
+		return Packet{
+			File: f, Frame: p.Ref.Frame, Time: Timestamp(p.Time),
+			Src:     Endpoint{IP: p.Src.Addr().String(), Port: p.Src.Port()},
+			Dst:     Endpoint{IP: p.Dst.Addr().String(), Port: p.Dst.Port()},
+			Summary: ValidUTF8(p.Summary),
+		}
+	}
+	ttls := l.ClientTTLs
+	if ttls == nil {
+		ttls = []int{}
+	}
+	pi := l.PayloadInfo
+	out := Loop{
+		Detector:       l.Detector,
+		Client:         Endpoint{IP: l.Client.Addr().String(), Port: l.Client.Port()},
+		Server:         Endpoint{IP: l.Server.Addr().String(), Port: l.Server.Port()},
+		Start:          Timestamp(l.Start),
+		End:            Timestamp(l.End),
+		DurationS:      l.Duration(),
+		Packets:        l.Packets,
+		Bytes:          l.Bytes,
+		ClientToServer: Direction(l.ClientToServer),
+		ServerToClient: Direction(l.ServerToClient),
+		RatePPS:        l.Rate(),
+		PeakPPS:        l.PeakPPS,
+		OngoingAtEnd:   l.Ongoing,
+		ClientTTLs:     ttls,
+		Payload: Payload{
+			Kind: string(pi.Kind), Text: ValidUTF8(pi.Text), Hex: hex.EncodeToString(l.Payload),
+			Length: len(l.Payload), Cut: l.PayloadCut, Summary: ValidUTF8(pi.Summary),
+			TFTPOpcode: pi.TFTPOpcode, TFTPErrorCode: pi.TFTPErrorCode,
+		},
+		Trigger: Trigger{
+			Query:       Query{Packet: pkt(l.Query), ID: l.QueryID, QName: ValidUTF8(l.QName), QType: decode.TypeName(l.QType)},
+			Response:    Response{Packet: pkt(l.Response), RCode: decode.RCodeName(l.RCode)},
+			FirstNonDNS: FirstNonDNS{Packet: pkt(l.FirstNonDNS), DelayMS: float64(l.DelayNanos) / 1e6},
+		},
+	}
+	out.Advice = advice(l)
+	return out
+}
+
+func advice(l *detect.Loop) string {
+	c, s := l.Client, l.Server
+	var b strings.Builder
+	fmt.Fprintf(&b, "break the loop by dropping one packet: block UDP %s -> %s (or all traffic from %s) at the server's edge; ", c, s, c.Addr())
+	fmt.Fprintf(&b, "enable DNS response rate limiting (RRL) on %s; ", s.Addr())
+	switch l.PayloadInfo.Kind {
+	case "tftp-error", "tftp":
+		fmt.Fprintf(&b, "on %s, stop the TFTP service from answering on port %d, or keep the resolver's source ports out of its range", c.Addr(), c.Port())
+	case "ntp":
+		fmt.Fprintf(&b, "on %s, stop the NTP service from answering stray packets on port %d", c.Addr(), c.Port())
+	default:
+		fmt.Fprintf(&b, "on %s, find the service listening on UDP port %d and stop it answering unsolicited packets", c.Addr(), c.Port())
+	}
+	return b.String()
+}
+
+// ValidUTF8 replaces invalid UTF-8 with U+FFFD so JSON carries text, never
+// raw bytes (those live in hex fields).
+func ValidUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// Base names a file for display.
+func Base(p string) string { return filepath.Base(p) }
+
+// Printer writes a report in one format.
+type Printer interface {
+	Print(w io.Writer, r *Report) error
+}

@@ -1,0 +1,251 @@
+package scan
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/pongscan/pongscan/pkg/capture"
+	"github.com/pongscan/pongscan/pkg/decode"
+	"github.com/pongscan/pongscan/pkg/detect"
+	"github.com/pongscan/pongscan/pkg/report"
+)
+
+// Options configure a scan.
+type Options struct {
+	DNSPong detect.DNSPongConfig
+	Frag    decode.FragLimits
+	// Stdin is read for the path "-"; nil means os.Stdin.
+	Stdin io.Reader
+	// Progress, when set, is called about every Interval of wall time with
+	// the bytes and packets read so far.
+	Progress func(Progress)
+	// Interval between Progress calls; zero means one second.
+	Interval time.Duration
+}
+
+// Progress is a snapshot of a running scan.
+type Progress struct {
+	Bytes      int64 // bytes read from the input files (compressed bytes for gzip)
+	TotalBytes int64 // sum of the input files' sizes, 0 when unknown (stdin)
+	Packets    uint64
+	Elapsed    time.Duration
+}
+
+// Result is a finished scan: the report and the problems met reading it.
+type Result struct {
+	Report *report.Report
+	// Errors are the input errors, one per failed input, each naming the
+	// file and position (a *capture.Error where the file was readable at
+	// all).
+	Errors []error
+}
+
+type input struct {
+	path    string
+	file    *os.File
+	counter *countingReader
+	reader  *capture.Reader
+	info    report.Input
+	first   int64
+	last    int64
+	seen    bool
+}
+
+// Run scans the captures at paths as one stream merged in time order.
+// It never stops at a bad input: what could be read is reported, and each
+// failure is listed in Result.Errors.
+func Run(paths []string, opts Options) *Result {
+	res := &Result{}
+	cfg := opts.DNSPong
+	dp := detect.NewDNSPong(cfg)
+	detectors := []detect.Detector{dp}
+	dec := decode.NewDecoder(opts.Frag)
+
+	ins := make([]*input, len(paths))
+	var srcs []capture.Source
+	var srcIdx []int
+	var total int64
+	for i, p := range paths {
+		in := &input{path: p, info: report.Input{Path: p, LinkTypes: []uint32{}}}
+		ins[i] = in
+		var r io.Reader
+		if p == "-" {
+			r = opts.Stdin
+			if r == nil {
+				r = os.Stdin
+			}
+		} else {
+			f, err := os.Open(p)
+			if err != nil {
+				in.fail(res, fmt.Errorf("%s: %w", p, unwrapPathError(err)))
+				continue
+			}
+			in.file = f
+			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+				total += st.Size()
+			}
+			r = f
+		}
+		in.counter = &countingReader{r: r}
+		cr, err := capture.Open(p, in.counter)
+		if err != nil {
+			in.fail(res, err)
+			continue
+		}
+		in.reader = cr
+		in.info.Format = string(cr.Format())
+		in.info.Gzip = cr.Gzip()
+		srcs = append(srcs, cr)
+		srcIdx = append(srcIdx, i)
+	}
+	defer func() {
+		for _, in := range ins {
+			if in.file != nil {
+				in.file.Close()
+			}
+		}
+	}()
+
+	m := capture.NewMerge(srcs...)
+	m.OnError = func(s int, err error) { ins[srcIdx[s]].fail(res, err) }
+
+	var (
+		rec     capture.Record
+		pkt     detect.Packet
+		packets uint64
+		end     int64
+		started = time.Now()
+		nextRep = started
+	)
+	interval := opts.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	for m.Next(&rec) == nil {
+		packets++
+		in := ins[srcIdx[rec.Source]]
+		if !in.seen || rec.Time < in.first {
+			in.first = rec.Time
+		}
+		if !in.seen || rec.Time > in.last {
+			in.last = rec.Time
+		}
+		in.seen = true
+		if rec.Time > end {
+			end = rec.Time
+		}
+		if dec.Decode(rec.LinkType, rec.Data, rec.OrigLen, rec.Time, &pkt.Packet) == decode.KindUDP {
+			pkt.Ref = detect.PacketRef{Source: srcIdx[rec.Source], Frame: rec.Frame}
+			pkt.Time = rec.Time
+			for _, d := range detectors {
+				d.Observe(&pkt)
+			}
+		}
+		if opts.Progress != nil && packets&0xfff == 0 {
+			if now := time.Now(); now.After(nextRep) {
+				nextRep = now.Add(interval)
+				opts.Progress(progressOf(ins, total, packets, now.Sub(started)))
+			}
+		}
+	}
+	if opts.Progress != nil {
+		opts.Progress(progressOf(ins, total, packets, time.Since(started)))
+	}
+
+	rep := &report.Report{Schema: report.Schema, Loops: []report.Loop{}}
+	files := make([]string, len(paths))
+	copy(files, paths)
+	for _, d := range detectors {
+		loops := d.Finish(end)
+		for i := range loops {
+			rep.Loops = append(rep.Loops, report.FromLoop(&loops[i], files))
+		}
+		c := d.Counters()
+		s := &rep.Summary
+		s.DNSMessages += c.DNSMessages
+		s.NonDNS += c.NonDNS
+		s.Truncated += c.Truncated
+		s.Flows += c.Flows
+		s.Bounces += c.Bounces
+		s.OneSided += c.OneSided
+		s.Evicted += c.Evicted
+		s.EvictedCap += c.EvictedCap
+	}
+	sort.SliceStable(rep.Loops, func(i, j int) bool { return rep.Loops[i].Start < rep.Loops[j].Start })
+	for _, in := range ins {
+		if in.reader != nil {
+			in.info.Packets = in.reader.Frames()
+			in.info.LinkTypes = append(in.info.LinkTypes, in.reader.LinkTypes()...)
+		}
+		if in.seen {
+			in.info.First = report.Timestamp(in.first)
+			in.info.Last = report.Timestamp(in.last)
+		}
+		rep.Inputs = append(rep.Inputs, in.info)
+	}
+	s := &rep.Summary
+	st := &dec.Stats
+	s.Packets = packets
+	s.UDP = st.Kinds[decode.KindUDP]
+	s.TCP = st.Kinds[decode.KindTCP]
+	s.OtherIP = st.Kinds[decode.KindOtherIP]
+	s.NotIP = st.Kinds[decode.KindNotIP]
+	s.Malformed = st.Kinds[decode.KindMalformed]
+	s.Fragments = st.Kinds[decode.KindFragment] + st.Reassembled
+	s.Reassembled = st.Reassembled
+	s.FragDropped = dec.FragmentsDropped()
+	s.UnknownLink = st.Kinds[decode.KindUnknownLink]
+	if len(st.UnknownLinks) > 0 {
+		s.UnknownLinks = map[string]uint64{}
+		for lt, n := range st.UnknownLinks {
+			s.UnknownLinks[strconv.FormatUint(uint64(lt), 10)] = n
+		}
+	}
+	s.Loops = len(rep.Loops)
+	c := dp.Config()
+	rep.Settings = report.Settings{
+		DNSPorts: c.DNSPorts, MaxDelayMS: float64(c.MaxDelay) / 1e6, IdleS: c.Idle.Seconds(),
+		MinPackets: c.MinPackets, MaxFlows: c.MaxFlows,
+	}
+	res.Report = rep
+	return res
+}
+
+func (in *input) fail(res *Result, err error) {
+	in.info.Error = report.ValidUTF8(err.Error())
+	res.Errors = append(res.Errors, err)
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func progressOf(ins []*input, total int64, packets uint64, el time.Duration) Progress {
+	var b int64
+	for _, in := range ins {
+		if in.counter != nil {
+			b += in.counter.n
+		}
+	}
+	return Progress{Bytes: b, TotalBytes: total, Packets: packets, Elapsed: el}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
