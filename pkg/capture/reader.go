@@ -82,6 +82,11 @@ type Record struct {
 	Source   int    // index of the reader in a Merge, 0 for a single reader
 }
 
+// NonPacket is the LinkType of records that are frames in Wireshark's
+// numbering but carry no packet: pcapng custom blocks and systemd journal
+// entries. Their Data is empty.
+const NonPacket = 0xffffffff
+
 // Reader reads one capture stream.
 type Reader struct {
 	name   string
@@ -328,6 +333,9 @@ const (
 	blockPB  = 0x00000002 // obsolete Packet Block
 	blockSPB = 0x00000003
 	blockEPB = 0x00000006
+	blockSJE = 0x00000009 // systemd journal export
+	blockCB  = 0x00000bad // custom block, may be copied
+	blockCBN = 0x40000bad // custom block, do not copy
 	bomMagic = 0x1a2b3c4d
 
 	optEnd      = 0
@@ -515,6 +523,15 @@ func (r *Reader) nextPcapng(rec *Record) error {
 			continue
 		case blockEPB, blockPB, blockSPB:
 			return r.readPacketBlock(typ, frame, off, rec)
+		case blockCB, blockCBN, blockSJE:
+			// Wireshark numbers these records as frames: so do we, to
+			// keep frame numbers aligned with it.
+			if _, err := r.block(frame, off); err != nil {
+				return err
+			}
+			r.frame = frame
+			*rec = Record{LinkType: NonPacket, Frame: frame, Offset: off, Time: rec.Time}
+			return nil
 		}
 		total := r.order.Uint32(h[4:8])
 		if err := r.checkBlockLen(total); err != nil {

@@ -68,6 +68,11 @@ func ClassifyDNS(payload []byte, cut bool, depth Depth, info *DNSInfo) DNSVerdic
 	if cut {
 		fail = Truncated
 	}
+	if !headerQuestionOK(payload) {
+		// Rejected without dnsmessage, whose errors allocate: loop
+		// packets take this path thousands of times a second.
+		return fail
+	}
 	var p dnsmessage.Parser
 	h, err := p.Start(payload)
 	if err != nil {
@@ -112,6 +117,61 @@ func ClassifyDNS(payload []byte, cut bool, depth Depth, info *DNSInfo) DNSVerdic
 		return fail
 	}
 	return DNS
+}
+
+// headerQuestionOK reports whether msg has a full header and, when it
+// announces questions, a first question that dnsmessage will accept: the
+// same checks as dnsmessage's Name.unpack (label bounds, no dots inside a
+// label, at most 10 pointers, names under 254 bytes, reserved label types
+// refused) plus room for the type and class.
+func headerQuestionOK(msg []byte) bool {
+	if len(msg) < 12 {
+		return false
+	}
+	if msg[4] == 0 && msg[5] == 0 {
+		return true
+	}
+	off, next, ptrs, nameLen := 12, -1, 0, 0
+	for {
+		if off >= len(msg) {
+			return false
+		}
+		c := int(msg[off])
+		off++
+		switch c & 0xc0 {
+		case 0x00:
+			if c == 0 {
+				if next < 0 {
+					next = off
+				}
+				return next+4 <= len(msg)
+			}
+			end := off + c
+			if end > len(msg) || nameLen+c >= 254 {
+				return false
+			}
+			for _, v := range msg[off:end] {
+				if v == '.' {
+					return false
+				}
+			}
+			nameLen += c + 1
+			off = end
+		case 0xc0:
+			if off >= len(msg) {
+				return false
+			}
+			if ptrs == 0 {
+				next = off + 1
+			}
+			if ptrs++; ptrs > 10 {
+				return false
+			}
+			off = (c^0xc0)<<8 | int(msg[off])
+		default:
+			return false
+		}
+	}
 }
 
 func skipRest(p *dnsmessage.Parser) error {

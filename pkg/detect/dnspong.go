@@ -97,7 +97,7 @@ type loopState struct {
 // Per packet it looks up one flow and parses the DNS header and first
 // question; only a client packet arriving on a flow armed by a fresh answer
 // is parsed in full. Query names are kept in a ring of recent answers, so a
-// trigger's name is reported unless more than 65536 answers arrived between
+// trigger's name is reported unless more than 32768 answers arrived between
 // it and the loop's first packet.
 type DNSPong struct {
 	cfg      DNSPongConfig
@@ -414,17 +414,19 @@ type nameRing struct {
 	next  uint64
 }
 
-const nameRingSize = 1 << 16
+// nameRingSize names kept: 8 MiB, allocated at the first answer, enough
+// for 65k answers a second under the default 500 ms max-delay.
+const nameRingSize = 1 << 15
 
 func (r *nameRing) put(n *dnsmessage.Name) uint64 {
 	r.next++
 	seq := r.next
-	if k := (seq - 1) % nameRingSize; k < uint64(len(r.names)) {
-		r.names[k], r.seqs[k] = *n, seq
-	} else {
-		r.names = append(r.names, *n)
-		r.seqs = append(r.seqs, seq)
+	if r.names == nil {
+		r.names = make([]dnsmessage.Name, nameRingSize)
+		r.seqs = make([]uint64, nameRingSize)
 	}
+	k := (seq - 1) % nameRingSize
+	r.names[k], r.seqs[k] = *n, seq
 	return seq
 }
 

@@ -67,6 +67,7 @@ type Summary struct {
 	FragDropped  uint64            `json:"fragments_dropped"`
 	UnknownLink  uint64            `json:"unknown_link"`
 	UnknownLinks map[string]uint64 `json:"unknown_link_types,omitempty"`
+	NonPacket    uint64            `json:"non_packet_records"`
 	Evicted      uint64            `json:"flows_evicted_idle"`
 	EvictedCap   uint64            `json:"flows_evicted_full"`
 }

@@ -115,12 +115,13 @@ func Run(paths []string, opts Options) *Result {
 	m.OnError = func(s int, err error) { ins[srcIdx[s]].fail(res, err) }
 
 	var (
-		rec     capture.Record
-		pkt     detect.Packet
-		packets uint64
-		end     int64
-		started = time.Now()
-		nextRep = started
+		rec       capture.Record
+		pkt       detect.Packet
+		packets   uint64
+		nonPacket uint64
+		end       int64
+		started   = time.Now()
+		nextRep   = started
 	)
 	interval := opts.Interval
 	if interval <= 0 {
@@ -139,7 +140,9 @@ func Run(paths []string, opts Options) *Result {
 		if rec.Time > end {
 			end = rec.Time
 		}
-		if dec.Decode(rec.LinkType, rec.Data, rec.OrigLen, rec.Time, &pkt.Packet) == decode.KindUDP {
+		if rec.LinkType == capture.NonPacket {
+			nonPacket++
+		} else if dec.Decode(rec.LinkType, rec.Data, rec.OrigLen, rec.Time, &pkt.Packet) == decode.KindUDP {
 			pkt.Ref = detect.PacketRef{Source: srcIdx[rec.Source], Frame: rec.Frame}
 			pkt.Time = rec.Time
 			for _, d := range detectors {
@@ -200,6 +203,7 @@ func Run(paths []string, opts Options) *Result {
 	s.Reassembled = st.Reassembled
 	s.FragDropped = dec.FragmentsDropped()
 	s.UnknownLink = st.Kinds[decode.KindUnknownLink]
+	s.NonPacket = nonPacket
 	if len(st.UnknownLinks) > 0 {
 		s.UnknownLinks = map[string]uint64{}
 		for lt, n := range st.UnknownLinks {
