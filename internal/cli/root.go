@@ -40,7 +40,12 @@ var Version = "devel"
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) ExitCode {
 	root := NewRootCmd(stdin, stdout, stderr, nil)
 	root.SetArgs(args)
-	err := root.Execute()
+	return exitOf(root.Execute(), stderr)
+}
+
+// exitOf maps a command's error to the exit status, printing errors that
+// were not reported yet.
+func exitOf(err error, stderr io.Writer) ExitCode {
 	switch {
 	case err == nil:
 		return ExitOK

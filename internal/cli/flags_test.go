@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestScanFlags(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		code   ExitCode
+		check  func(t *testing.T, o *ScanOptions)
+		stderr string
+	}{
+		{name: "defaults", args: []string{"scan", "a.pcap"}, check: func(t *testing.T, o *ScanOptions) {
+			if o.Format != "table" || o.MaxDelay != 500*time.Millisecond || o.Idle != 2*time.Second || o.MinPackets != 10 || o.Progress != "auto" {
+				t.Errorf("defaults %+v", o)
+			}
+			if len(o.DNSPorts) != 1 || o.DNSPorts[0] != 53 {
+				t.Errorf("ports %v", o.DNSPorts)
+			}
+		}},
+		{name: "extra DNS ports add to 53", args: []string{"scan", "--dns-port", "5353", "--dns-port", "8053", "a.pcap"}, check: func(t *testing.T, o *ScanOptions) {
+			if len(o.DNSPorts) != 3 || o.DNSPorts[1] != 5353 || o.DNSPorts[2] != 8053 {
+				t.Errorf("ports %v", o.DNSPorts)
+			}
+		}},
+		{name: "thresholds", args: []string{"scan", "--max-delay", "50ms", "--idle", "5s", "--min-packets", "100", "-f", "csv", "a", "b"}, check: func(t *testing.T, o *ScanOptions) {
+			if o.MaxDelay != 50*time.Millisecond || o.Idle != 5*time.Second || o.MinPackets != 100 || o.Format != "csv" || len(o.Files) != 2 {
+				t.Errorf("options %+v", o)
+			}
+		}},
+		{name: "bad format", args: []string{"scan", "--format", "xml", "a.pcap"}, code: ExitTrouble, stderr: "--format"},
+		{name: "bad port", args: []string{"scan", "--dns-port", "70000", "a.pcap"}, code: ExitTrouble, stderr: "--dns-port"},
+		{name: "no file", args: []string{"scan"}, code: ExitTrouble, stderr: "requires at least 1 arg"},
+		{name: "unknown flag", args: []string{"scan", "--nope", "a.pcap"}, code: ExitTrouble, stderr: "unknown flag"},
+		{name: "bad duration", args: []string{"scan", "--idle", "soon", "a.pcap"}, code: ExitTrouble, stderr: "--idle"},
+		{name: "zero idle", args: []string{"scan", "--idle", "0s", "a.pcap"}, code: ExitTrouble, stderr: "positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *ScanOptions
+			var out, errb bytes.Buffer
+			root := NewRootCmd(strings.NewReader(""), &out, &errb, func(o *ScanOptions) error { got = o; return nil })
+			root.SetArgs(tt.args)
+			code := exitOf(root.Execute(), &errb)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d (stderr %q)", code, tt.code, errb.String())
+			}
+			if tt.stderr != "" && !strings.Contains(errb.String(), tt.stderr) {
+				t.Errorf("stderr %q lacks %q", errb.String(), tt.stderr)
+			}
+			if tt.check != nil {
+				if got == nil {
+					t.Fatal("scan did not run")
+				}
+				tt.check(t, got)
+			}
+		})
+	}
+}
+
+func TestHelpDocumentsExitStatus(t *testing.T) {
+	code, out, _ := runCLI(t, "scan", "--help")
+	if code != ExitOK || !strings.Contains(out, "EXIT STATUS") || !strings.Contains(out, "--max-delay") {
+		t.Errorf("help (exit %d) lacks EXIT STATUS or flags:\n%s", code, out)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCLI(t, "version")
+	if code != ExitOK || !strings.HasPrefix(out, "pongscan ") {
+		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
+
+func TestMissingFileIsTroubleButStillReports(t *testing.T) {
+	code, out, stderr := runCLI(t, "scan", "--format", "json", "../../testdata/pcaps/machine-pong.pcap", "/nonexistent/x.pcap")
+	if code != ExitTrouble {
+		t.Errorf("exit %d, want 2 (trouble wins over loops)", code)
+	}
+	if !strings.Contains(stderr, "/nonexistent/x.pcap") {
+		t.Errorf("stderr %q does not name the file", stderr)
+	}
+	if !strings.Contains(out, `"loops": [`) || !strings.Contains(out, "22772") {
+		t.Errorf("the loop read from the good file is missing from the report:\n%s", out)
+	}
+}
