@@ -107,7 +107,17 @@ func TestSamples(t *testing.T) {
 			golden(t, name+".json", out, true)
 			_, table, _ := runCLI(t, append([]string{"scan"}, tr.Files...)...)
 			golden(t, name+".txt", table, false)
+			// Determinism: byte-identical JSON and CSV whatever the
+			// parallelism.
+			_, serial, _ := runCLI(t, append([]string{"scan", "--format", "json", "--parallel=false"}, tr.Files...)...)
+			if serial != out {
+				t.Errorf("JSON differs between --parallel=false and the default")
+			}
 			_, csvOut, _ := runCLI(t, append([]string{"scan", "--format", "csv"}, tr.Files...)...)
+			_, csvSerial, _ := runCLI(t, append([]string{"scan", "--format", "csv", "--parallel=false"}, tr.Files...)...)
+			if csvOut != csvSerial {
+				t.Errorf("CSV differs between --parallel=false and the default")
+			}
 			if n := strings.Count(csvOut, "\n"); n != 1+len(rep.Loops) {
 				t.Errorf("csv has %d lines, want a header and %d rows", n, len(rep.Loops))
 			}

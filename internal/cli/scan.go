@@ -28,6 +28,7 @@ type ScanOptions struct {
 	MaxFlows    int
 	FlowTimeout time.Duration
 	Progress    string
+	Parallel    bool
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -101,6 +102,7 @@ shorter ones are counted as bounces.
 	f.IntVar(&opts.MinPackets, "min-packets", def.MinPackets, "packets a loop needs to be reported; shorter ones are bounces")
 	f.IntVar(&opts.MaxFlows, "max-flows", def.MaxFlows, "cap on tracked DNS flows; the least recently used is evicted beyond it")
 	f.DurationVar(&opts.FlowTimeout, "flow-timeout", def.FlowTimeout, "evict DNS flows idle this long (never less than --idle or --max-delay)")
+	f.BoolVar(&opts.Parallel, "parallel", true, "read and decompress inputs on other cores beside decoding (results are identical either way)")
 	f.StringVar(&opts.Progress, "progress", "auto", "progress on stderr: auto (when stderr is a terminal), always or never")
 	return cmd
 }
@@ -111,8 +113,9 @@ func runScan(o *ScanOptions) error {
 			DNSPorts: o.DNSPorts, MaxDelay: o.MaxDelay, Idle: o.Idle, MinPackets: o.MinPackets,
 			MaxFlows: o.MaxFlows, FlowTimeout: o.FlowTimeout,
 		},
-		Frag:  decode.DefaultFragLimits,
-		Stdin: o.Stdin,
+		Frag:     decode.DefaultFragLimits,
+		Stdin:    o.Stdin,
+		Parallel: o.Parallel,
 	}
 	showProgress := o.Progress == "always"
 	if o.Progress == "auto" {

@@ -581,6 +581,9 @@ func (r *Reader) readPacketBlock(typ uint32, frame uint64, off int64, rec *Recor
 		if len(r.ifaces) > 0 && r.ifaces[0].snaplen != 0 {
 			capLen = min(capLen, r.ifaces[0].snaplen)
 		}
+		if capLen > MaxPacket {
+			return r.fail(frame, off, fmt.Errorf("%w: simple packet block of %d captured bytes, more than the %d accepted", ErrDamaged, capLen, MaxPacket))
+		}
 		data = body[4 : 4+capLen]
 		hasTS = false
 	}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/pongscan/pongscan/pkg/capture"
@@ -19,6 +21,9 @@ import (
 type Options struct {
 	DNSPong detect.DNSPongConfig
 	Frag    decode.FragLimits
+	// Parallel reads (and decompresses) each input on its own goroutine,
+	// beside decoding. Results are identical either way.
+	Parallel bool
 	// Stdin is read for the path "-"; nil means os.Stdin.
 	Stdin io.Reader
 	// Progress, when set, is called about every Interval of wall time with
@@ -100,7 +105,11 @@ func Run(paths []string, opts Options) *Result {
 		in.reader = cr
 		in.info.Format = string(cr.Format())
 		in.info.Gzip = cr.Gzip()
-		srcs = append(srcs, cr)
+		if opts.Parallel && runtime.GOMAXPROCS(0) > 1 {
+			srcs = append(srcs, capture.NewPrefetch(cr))
+		} else {
+			srcs = append(srcs, cr)
+		}
 		srcIdx = append(srcIdx, i)
 	}
 	defer func() {
@@ -237,19 +246,21 @@ func progressOf(ins []*input, total int64, packets uint64, el time.Duration) Pro
 	var b int64
 	for _, in := range ins {
 		if in.counter != nil {
-			b += in.counter.n
+			b += in.counter.n.Load()
 		}
 	}
 	return Progress{Bytes: b, TotalBytes: total, Packets: packets, Elapsed: el}
 }
 
+// countingReader counts bytes read; the count is read by the progress
+// reporter while a prefetching goroutine reads.
 type countingReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
