@@ -80,6 +80,10 @@ type Loop struct {
 	PayloadCut  bool   // Payload holds fewer bytes than the datagram
 	PayloadInfo decode.PayloadInfo
 
+	// HasTrigger reports that Query, Response and the fields after them
+	// describe the exchange that started the loop. Without it, FirstNonDNS
+	// is simply the loop's first packet in the capture.
+	HasTrigger  bool
 	Query       PacketInfo // the last genuine query answered before the loop
 	QueryID     uint16
 	QName       string // empty when no longer known (see Detector docs)

@@ -286,6 +286,7 @@ func (d *DNSPong) startLoop(f *flowState, p *Packet, srcIsA bool) {
 	ls := &loopState{clientIs: side(srcIsA), last: p.Time}
 	l := &ls.l
 	l.Detector = d.Name()
+	l.HasTrigger = true
 	l.Client, l.Server = p.Src, p.Dst
 	l.Start = p.Time
 	l.QueryID, l.QType, l.RCode = a.id, a.qtype, a.rcode

@@ -17,7 +17,7 @@ func CSV() Printer { return csvPrinter{} }
 
 // CSVHeader is the CSV header row.
 var CSVHeader = []string{
-	"client_ip", "client_port", "server_ip", "server_port", "start", "end", "duration_s",
+	"detector", "client_ip", "client_port", "server_ip", "server_port", "start", "end", "duration_s",
 	"packets", "bytes", "c2s_packets", "c2s_bytes", "s2c_packets", "s2c_bytes",
 	"rate_pps", "peak_pps", "ongoing_at_end", "client_ttls", "payload_kind", "payload_text", "payload_hex",
 	"query_file", "query_frame", "query_time", "query_id", "qname", "qtype",
@@ -38,16 +38,29 @@ func (csvPrinter) Print(w io.Writer, r *Report) error {
 		for k, t := range l.ClientTTLs {
 			ttls[k] = strconv.Itoa(t)
 		}
-		t := &l.Trigger
+		t := l.Trigger
+		if t == nil {
+			t = &Trigger{FirstNonDNS: FirstNonDNS{Packet: l.FirstPacket}}
+		}
+		qid := ""
+		if l.Trigger != nil {
+			qid = strconv.Itoa(int(t.Query.ID))
+		}
+		blank := func(n uint64) string {
+			if n == 0 {
+				return ""
+			}
+			return u(n)
+		}
 		row := []string{
-			l.Client.IP, strconv.Itoa(int(l.Client.Port)), l.Server.IP, strconv.Itoa(int(l.Server.Port)),
+			l.Detector, l.Client.IP, strconv.Itoa(int(l.Client.Port)), l.Server.IP, strconv.Itoa(int(l.Server.Port)),
 			l.Start, l.End, f(l.DurationS),
 			u(l.Packets), u(l.Bytes), u(l.ClientToServer.Packets), u(l.ClientToServer.Bytes),
 			u(l.ServerToClient.Packets), u(l.ServerToClient.Bytes),
 			f(l.RatePPS), u(l.PeakPPS), strconv.FormatBool(l.OngoingAtEnd), strings.Join(ttls, " "),
 			l.Payload.Kind, l.Payload.Text, l.Payload.Hex,
-			t.Query.File, u(t.Query.Frame), t.Query.Time, strconv.Itoa(int(t.Query.ID)), t.Query.QName, t.Query.QType,
-			t.Response.File, u(t.Response.Frame), t.Response.Time, t.Response.RCode,
+			t.Query.File, blank(t.Query.Frame), t.Query.Time, qid, t.Query.QName, t.Query.QType,
+			t.Response.File, blank(t.Response.Frame), t.Response.Time, t.Response.RCode,
 			t.FirstNonDNS.File, u(t.FirstNonDNS.Frame), t.FirstNonDNS.Time, f(t.FirstNonDNS.DelayMS),
 		}
 		for k := range row {

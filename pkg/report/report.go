@@ -151,8 +151,13 @@ type Loop struct {
 	OngoingAtEnd   bool      `json:"ongoing_at_end"`
 	ClientTTLs     []int     `json:"client_ttls"`
 	Payload        Payload   `json:"payload"`
-	Trigger        Trigger   `json:"trigger"`
-	Advice         string    `json:"advice"`
+	// FirstPacket is the loop's first packet: the first non-DNS packet
+	// for a triggered loop, the first captured packet of the run otherwise.
+	FirstPacket Packet `json:"first_packet"`
+	// Trigger is null when the loop's start was not captured or no DNS
+	// exchange explains it (detector udp-pong).
+	Trigger *Trigger `json:"trigger"`
+	Advice  string   `json:"advice"`
 }
 
 // Timestamp formats nanoseconds since the epoch as RFC 3339 UTC with nine
@@ -200,11 +205,14 @@ func FromLoop(l *detect.Loop, files []string) Loop {
 			Length: len(l.Payload), Cut: l.PayloadCut, Summary: ValidUTF8(pi.Summary),
 			TFTPOpcode: pi.TFTPOpcode, TFTPErrorCode: pi.TFTPErrorCode,
 		},
-		Trigger: Trigger{
+		FirstPacket: pkt(l.FirstNonDNS),
+	}
+	if l.HasTrigger {
+		out.Trigger = &Trigger{
 			Query:       Query{Packet: pkt(l.Query), ID: l.QueryID, QName: ValidUTF8(l.QName), QType: decode.TypeName(l.QType)},
 			Response:    Response{Packet: pkt(l.Response), RCode: decode.RCodeName(l.RCode)},
 			FirstNonDNS: FirstNonDNS{Packet: pkt(l.FirstNonDNS), DelayMS: float64(l.DelayNanos) / 1e6},
-		},
+		}
 	}
 	out.Advice = advice(l)
 	return out
@@ -214,7 +222,11 @@ func advice(l *detect.Loop) string {
 	c, s := l.Client, l.Server
 	var b strings.Builder
 	fmt.Fprintf(&b, "break the loop by dropping one packet: block UDP %s -> %s (or all traffic from %s) at the server's edge; ", c, s, c.Addr())
-	fmt.Fprintf(&b, "enable DNS response rate limiting (RRL) on %s; ", s.Addr())
+	if s.Port() == 53 || l.Detector == "dns-pong" {
+		fmt.Fprintf(&b, "enable DNS response rate limiting (RRL) on %s; ", s.Addr())
+	} else {
+		fmt.Fprintf(&b, "rate-limit or stop the service on %s port %d answering unsolicited packets; ", s.Addr(), s.Port())
+	}
 	switch l.PayloadInfo.Kind {
 	case "tftp-error", "tftp":
 		fmt.Fprintf(&b, "on %s, stop the TFTP service from answering on port %d, or keep the resolver's source ports out of its range", c.Addr(), c.Port())

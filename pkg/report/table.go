@@ -81,15 +81,19 @@ func printLoop(w *errWriter, n int, l *Loop) {
 	if l.OngoingAtEnd {
 		w.printf(", still running at the end of the capture")
 	}
-	w.printf("\n  trigger:\n")
-	t := &l.Trigger
 	line := func(what string, p *Packet, extra string) {
 		w.printf("    %-9s %s#%d  %s  %s -> %s  %s%s\n", what, Escape(Base(p.File)), p.Frame, p.Time,
 			hostPort(p.Src), hostPort(p.Dst), Escape(p.Summary), extra)
 	}
-	line("query", &t.Query.Packet, "")
-	line("response", &t.Response.Packet, "")
-	line("non-DNS", &t.FirstNonDNS.Packet, fmt.Sprintf("  (%.3f ms after the response)", t.FirstNonDNS.DelayMS))
+	if t := l.Trigger; t != nil {
+		w.printf("\n  trigger:\n")
+		line("query", &t.Query.Packet, "")
+		line("response", &t.Response.Packet, "")
+		line("non-DNS", &t.FirstNonDNS.Packet, fmt.Sprintf("  (%.3f ms after the response)", t.FirstNonDNS.DelayMS))
+	} else {
+		w.printf("\n  no trigger in the capture (%s: the loop was already running, or no DNS exchange explains it):\n", l.Detector)
+		line("first", &l.FirstPacket, "")
+	}
 	ttls := make([]string, len(l.ClientTTLs))
 	for i, v := range l.ClientTTLs {
 		ttls[i] = strconv.Itoa(v)
@@ -105,7 +109,11 @@ func printLoop(w *errWriter, n int, l *Loop) {
 	if l.Payload.Cut {
 		cut = ", cut"
 	}
-	w.printf("  first non-DNS payload (%s, %d bytes%s):\n", l.Payload.Kind, l.Payload.Length, cut)
+	what := "first non-DNS payload"
+	if l.Trigger == nil {
+		what = "first payload"
+	}
+	w.printf("  %s (%s, %d bytes%s):\n", what, l.Payload.Kind, l.Payload.Length, cut)
 	raw, _ := hex.DecodeString(l.Payload.Hex)
 	for _, ln := range strings.Split(strings.TrimRight(HexDump(raw, 256), "\n"), "\n") {
 		w.printf("    %s\n", ln)

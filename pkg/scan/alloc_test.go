@@ -53,6 +53,7 @@ func TestHotPathAllocs(t *testing.T) {
 
 	dec := decode.NewDecoder(decode.DefaultFragLimits)
 	det := detect.NewDNSPong(detect.DNSPongConfig{MinPackets: 1 << 30})
+	rep := detect.NewRepeat(detect.RepeatConfig{})
 	var p detect.Packet
 	now := int64(1e18)
 	step := func(frame []byte) {
@@ -62,6 +63,7 @@ func TestHotPathAllocs(t *testing.T) {
 		}
 		p.Time = now
 		det.Observe(&p)
+		rep.Observe(&p)
 	}
 	tests := []struct {
 		name   string

@@ -24,6 +24,8 @@ type Options struct {
 	// Parallel reads (and decompresses) each input on its own goroutine,
 	// beside decoding. Results are identical either way.
 	Parallel bool
+	// NoRepeat turns off the trigger-less Repeat detector.
+	NoRepeat bool
 	// Stdin is read for the path "-"; nil means os.Stdin.
 	Stdin io.Reader
 	// Progress, when set, is called about every Interval of wall time with
@@ -69,6 +71,12 @@ func Run(paths []string, opts Options) *Result {
 	cfg := opts.DNSPong
 	dp := detect.NewDNSPong(cfg)
 	detectors := []detect.Detector{dp}
+	if !opts.NoRepeat {
+		rc := detect.DefaultRepeatConfig
+		rc.Ports = append(append([]uint16(nil), rc.Ports...), cfg.DNSPorts...)
+		rc.Idle = dp.Config().Idle
+		detectors = append(detectors, detect.NewRepeat(rc))
+	}
 	dec := decode.NewDecoder(opts.Frag)
 
 	ins := make([]*input, len(paths))
@@ -172,10 +180,12 @@ func Run(paths []string, opts Options) *Result {
 	rep := &report.Report{Schema: report.Schema, Loops: []report.Loop{}}
 	files := make([]string, len(paths))
 	copy(files, paths)
+	var found []detect.Loop
 	for _, d := range detectors {
-		loops := d.Finish(end)
-		for i := range loops {
-			rep.Loops = append(rep.Loops, report.FromLoop(&loops[i], files))
+		for _, l := range d.Finish(end) {
+			if !covered(found, &l) {
+				found = append(found, l)
+			}
 		}
 		c := d.Counters()
 		s := &rep.Summary
@@ -188,7 +198,10 @@ func Run(paths []string, opts Options) *Result {
 		s.Evicted += c.Evicted
 		s.EvictedCap += c.EvictedCap
 	}
-	sort.SliceStable(rep.Loops, func(i, j int) bool { return rep.Loops[i].Start < rep.Loops[j].Start })
+	sort.SliceStable(found, func(i, j int) bool { return found[i].Start < found[j].Start })
+	for i := range found {
+		rep.Loops = append(rep.Loops, report.FromLoop(&found[i], files))
+	}
 	for _, in := range ins {
 		if in.reader != nil {
 			in.info.Packets = in.reader.Frames()
@@ -227,6 +240,20 @@ func Run(paths []string, opts Options) *Result {
 	}
 	res.Report = rep
 	return res
+}
+
+// covered reports whether an earlier detector already found l: a loop on
+// the same pair of endpoints overlapping it in time. Detectors run in
+// order of precedence (the triggered DNS detector first).
+func covered(found []detect.Loop, l *detect.Loop) bool {
+	for i := range found {
+		f := &found[i]
+		same := f.Client == l.Client && f.Server == l.Server || f.Client == l.Server && f.Server == l.Client
+		if same && f.Start <= l.End && l.Start <= f.End {
+			return true
+		}
+	}
+	return false
 }
 
 func (in *input) fail(res *Result, err error) {
