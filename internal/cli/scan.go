@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -29,6 +30,8 @@ type ScanOptions struct {
 	FlowTimeout time.Duration
 	Progress    string
 	Parallel    bool
+	CPUProfile  string
+	MemProfile  string
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -103,6 +106,10 @@ shorter ones are counted as bounces.
 	f.IntVar(&opts.MaxFlows, "max-flows", def.MaxFlows, "cap on tracked DNS flows; the least recently used is evicted beyond it")
 	f.DurationVar(&opts.FlowTimeout, "flow-timeout", def.FlowTimeout, "evict DNS flows idle this long (never less than --idle or --max-delay)")
 	f.BoolVar(&opts.Parallel, "parallel", true, "read and decompress inputs on other cores beside decoding (results are identical either way)")
+	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile to this file")
+	f.StringVar(&opts.MemProfile, "memprofile", "", "write a heap profile to this file at the end")
+	_ = f.MarkHidden("cpuprofile")
+	_ = f.MarkHidden("memprofile")
 	f.StringVar(&opts.Progress, "progress", "auto", "progress on stderr: auto (when stderr is a terminal), always or never")
 	return cmd
 }
@@ -128,7 +135,24 @@ func runScan(o *ScanOptions) error {
 		pr = &progressLine{w: o.Stderr}
 		so.Progress = pr.update
 	}
+	if o.CPUProfile != "" {
+		pf, err := os.Create(o.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res := scan.Run(o.Files, so)
+	if o.MemProfile != "" {
+		if pf, err := os.Create(o.MemProfile); err == nil {
+			_ = pprof.WriteHeapProfile(pf)
+			pf.Close()
+		}
+	}
 	if pr != nil {
 		pr.done()
 	}

@@ -60,49 +60,26 @@ const (
 // Truncated, never NotDNS, but the header and question are still reported
 // when they parsed.
 //
-// Header counts are treated as hostile: nothing is allocated from them, and
-// dnsmessage follows at most 10 compression pointers per name.
+// The header and first question are read by hand, with exactly the checks
+// dnsmessage makes (a differential fuzz test holds the two together), so
+// the common path neither copies dnsmessage's 256-byte Question nor
+// allocates its errors. At Full depth dnsmessage then walks every question
+// and record. Header counts are treated as hostile: nothing is allocated
+// from them, and at most 10 compression pointers are followed per name.
 func ClassifyDNS(payload []byte, cut bool, depth Depth, info *DNSInfo) DNSVerdict {
-	info.HasQuestion = false
 	fail := NotDNS
 	if cut {
 		fail = Truncated
 	}
-	if !headerQuestionOK(payload) {
-		// Rejected without dnsmessage, whose errors allocate: loop
-		// packets take this path thousands of times a second.
-		return fail
-	}
-	var p dnsmessage.Parser
-	h, err := p.Start(payload)
-	if err != nil {
-		return fail
-	}
-	info.ID = h.ID
-	info.Response = h.Response
-	info.Opcode = uint8(h.OpCode)
-	info.RCode = uint8(h.RCode) & 0x0f
-	q, err := p.Question()
-	switch err {
-	case nil:
-		info.HasQuestion = true
-		info.QName = q.Name
-		info.QType = uint16(q.Type)
-		info.QClass = uint16(q.Class)
-		info.QHash = questionHash(&q)
-	case dnsmessage.ErrSectionDone:
-		// No question: a FORMERR or NOTIMP answer may carry none.
-		if depth == Full {
-			if err := skipRest(&p); err != nil {
-				return fail
-			}
-		}
-		return DNS
-	default:
+	if !parseHeaderQuestion(payload, info) {
 		return fail
 	}
 	if depth == HeaderQuestion {
 		return DNS
+	}
+	var p dnsmessage.Parser
+	if _, err := p.Start(payload); err != nil {
+		return fail
 	}
 	for {
 		_, err := p.Question()
@@ -119,19 +96,28 @@ func ClassifyDNS(payload []byte, cut bool, depth Depth, info *DNSInfo) DNSVerdic
 	return DNS
 }
 
-// headerQuestionOK reports whether msg has a full header and, when it
-// announces questions, a first question that dnsmessage will accept: the
-// same checks as dnsmessage's Name.unpack (label bounds, no dots inside a
-// label, at most 10 pointers, names under 254 bytes, reserved label types
-// refused) plus room for the type and class.
-func headerQuestionOK(msg []byte) bool {
+// parseHeaderQuestion reads the header and, when the header announces
+// questions, the first question into info. It accepts exactly what
+// dnsmessage's Parser.Start and first Parser.Question accept: label bounds,
+// no dots inside a label, at most 10 pointers, names under 254 bytes,
+// reserved label types refused, room for the type and class. QHash is
+// FNV-1a over the presentation name, type and class.
+func parseHeaderQuestion(msg []byte, info *DNSInfo) bool {
+	info.HasQuestion = false
 	if len(msg) < 12 {
 		return false
 	}
+	info.ID = uint16(msg[0])<<8 | uint16(msg[1])
+	info.Response = msg[2]&0x80 != 0
+	info.Opcode = msg[2] >> 3 & 0x0f
+	info.RCode = msg[3] & 0x0f
 	if msg[4] == 0 && msg[5] == 0 {
 		return true
 	}
-	off, next, ptrs, nameLen := 12, -1, 0, 0
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	name := &info.QName.Data
+	off, next, ptrs, n := 12, -1, 0, 0
 	for {
 		if off >= len(msg) {
 			return false
@@ -144,18 +130,44 @@ func headerQuestionOK(msg []byte) bool {
 				if next < 0 {
 					next = off
 				}
-				return next+4 <= len(msg)
+				if next+4 > len(msg) {
+					return false
+				}
+				if n == 0 {
+					name[0] = '.'
+					n = 1
+					h ^= '.'
+					h *= prime
+				}
+				info.QName.Length = uint8(n)
+				t := msg[next : next+4]
+				info.QType = uint16(t[0])<<8 | uint16(t[1])
+				info.QClass = uint16(t[2])<<8 | uint16(t[3])
+				for _, b := range t {
+					h ^= uint64(b)
+					h *= prime
+				}
+				info.QHash = h
+				info.HasQuestion = true
+				return true
 			}
 			end := off + c
-			if end > len(msg) || nameLen+c >= 254 {
+			if end > len(msg) || n+c >= 254 {
 				return false
 			}
 			for _, v := range msg[off:end] {
 				if v == '.' {
 					return false
 				}
+				name[n] = v
+				n++
+				h ^= uint64(v)
+				h *= prime
 			}
-			nameLen += c + 1
+			name[n] = '.'
+			n++
+			h ^= '.'
+			h *= prime
 			off = end
 		case 0xc0:
 			if off >= len(msg) {
@@ -185,25 +197,6 @@ func skipRest(p *dnsmessage.Parser) error {
 		return err
 	}
 	return p.SkipAllAdditionals()
-}
-
-// questionHash is FNV-1a over the name bytes, type and class.
-func questionHash(q *dnsmessage.Question) uint64 {
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
-	n := int(q.Name.Length)
-	if n > len(q.Name.Data) {
-		n = len(q.Name.Data)
-	}
-	for _, c := range q.Name.Data[:n] {
-		h ^= uint64(c)
-		h *= prime
-	}
-	for _, c := range [4]byte{byte(q.Type >> 8), byte(q.Type), byte(q.Class >> 8), byte(q.Class)} {
-		h ^= uint64(c)
-		h *= prime
-	}
-	return h
 }
 
 // RCodeName is the mnemonic of a DNS response code.

@@ -24,12 +24,21 @@ type DNSPongConfig struct {
 	// MinPackets is the packet count at which a loop is reported; shorter
 	// ones are bounces.
 	MinPackets int
-	// MaxFlows caps the flow table; the least recently used flow is
-	// evicted when it is full.
+	// MaxFlows caps the flow table; the flow expiring soonest is evicted
+	// when it is full.
 	MaxFlows int
-	// FlowTimeout evicts flows idle for longer (never less than Idle or
-	// MaxDelay).
+	// FlowTimeout is how long a flow with unanswered queries is kept
+	// without traffic. Flows with nothing pending go after MaxDelay, or
+	// Idle while a loop or a run of packets is going on.
 	FlowTimeout time.Duration
+	// Runs holds the thresholds for loops without a captured trigger: on
+	// DNS flows, a run of packets that meets them is a loop only when it
+	// began within Idle of the start of the input (the loop may have
+	// started before the capture did), its first client packet is not DNS,
+	// and no triggered loop covers it.
+	Runs RunConfig
+	// NoRuns turns off loops without a trigger.
+	NoRuns bool
 }
 
 // DefaultDNSPongConfig holds the documented defaults.
@@ -39,7 +48,8 @@ var DefaultDNSPongConfig = DNSPongConfig{
 	Idle:        2 * time.Second,
 	MinPackets:  10,
 	MaxFlows:    1 << 19,
-	FlowTimeout: 10 * time.Second,
+	FlowTimeout: 5 * time.Second,
+	Runs:        DefaultRunConfig,
 }
 
 // pendingCap is how many unanswered queries a flow remembers; a busier
@@ -75,8 +85,11 @@ type flowState struct {
 	server   int8 // 0 unknown, 1 endpoint a is the server, 2 endpoint b
 	npending uint8
 	next     uint8
+	sampled  bool // samples holds this flow's client payload sample
+	runTrig  bool // a triggered loop started during the current run
 	pending  [pendingCap]pending
 	ans      answered
+	run      run
 	loop     *loopState
 }
 
@@ -94,21 +107,34 @@ type loopState struct {
 // that is not DNS; the loop is the back-and-forth on that 5-tuple from
 // that packet on, until a gap of Idle.
 //
+// It also reports loops on DNS flows whose start was not captured (see
+// RunConfig); those have no trigger.
+//
 // Per packet it looks up one flow and parses the DNS header and first
 // question; only a client packet arriving on a flow armed by a fresh answer
 // is parsed in full. Query names are kept in a ring of recent answers, so a
 // trigger's name is reported unless more than 32768 answers arrived between
 // it and the loop's first packet.
 type DNSPong struct {
-	cfg      DNSPongConfig
-	ports    [1024]uint64 // bitmap of DNS ports
-	flows    *table[flowState]
-	names    nameRing
-	loops    []Loop
-	active   int
-	now      int64
-	counters Counters
-	info     decode.DNSInfo
+	cfg                  DNSPongConfig
+	ports                [1024]uint64 // bitmap of DNS ports
+	flows                *table[flowState]
+	names                nameRing
+	loops                []Loop
+	runLoops             []Loop
+	samples              map[int32]sample // client payload samples of runs past 2 packets
+	active               int
+	now                  int64
+	first                int64 // time of the first packet seen
+	started              bool
+	counters             Counters
+	info                 decode.DNSInfo
+	evictIdle, evictFull func(int32)
+}
+
+type sample struct {
+	b   []byte
+	cut bool
 }
 
 var _ Detector = (*DNSPong)(nil)
@@ -135,10 +161,13 @@ func NewDNSPong(cfg DNSPongConfig) *DNSPong {
 		cfg.FlowTimeout = def.FlowTimeout
 	}
 	cfg.FlowTimeout = max(cfg.FlowTimeout, cfg.Idle, cfg.MaxDelay)
-	d := &DNSPong{cfg: cfg, flows: newTable[flowState](cfg.MaxFlows)}
+	cfg.Runs = cfg.Runs.withDefaults()
+	d := &DNSPong{cfg: cfg, flows: newTable[flowState](cfg.MaxFlows, int64(cfg.FlowTimeout)), samples: map[int32]sample{}}
 	for _, p := range cfg.DNSPorts {
 		d.ports[p/64] |= 1 << (p % 64)
 	}
+	d.evictIdle = func(i int32) { d.evict(i, false) }
+	d.evictFull = func(i int32) { d.evict(i, true) }
 	return d
 }
 
@@ -159,45 +188,66 @@ func (d *DNSPong) Observe(p *Packet) {
 	if !sdns && !ddns {
 		return
 	}
+	if !d.started {
+		d.first, d.started = p.Time, true
+	}
 	if p.Time > d.now {
 		d.now = p.Time
-		d.expire()
+		d.flows.advance(d.now, d.evictIdle)
 	}
 	key, srcIsA := makeKey(p.Src, p.Dst)
 	i := d.flows.get(key)
 	if i == nilIdx {
 		if d.flows.len() >= d.cfg.MaxFlows {
-			d.evict(d.flows.oldest(), true)
+			d.flows.evictSoonest(d.evictFull)
 		}
-		i = d.flows.add(key, p.Time)
+		i = d.flows.add(key, p.Time+int64(d.cfg.FlowTimeout))
 		d.counters.Flows++
-		f := &d.flows.slots[i].val
+		f := &d.flows.slot(i).val
 		switch {
 		case sdns && !ddns:
 			f.server = side(srcIsA)
 		case ddns && !sdns:
 			f.server = side(!srcIsA)
 		}
-	} else {
-		d.flows.touch(i, p.Time)
 	}
-	f := &d.flows.slots[i].val
+	s := d.flows.slot(i)
+	f := &s.val
+	d.observe(i, f, p, srcIsA)
+	s.expiry = d.expiry(f, p.Time)
+}
 
+// expiry is when f may be forgotten if nothing more arrives.
+func (d *DNSPong) expiry(f *flowState, now int64) int64 {
+	keep := d.cfg.MaxDelay // an answer arms the flow this long
+	if f.npending > 0 {
+		keep = d.cfg.FlowTimeout
+	} else if f.loop != nil || f.run.packets() > 2 {
+		keep = max(keep, d.cfg.Idle)
+	}
+	return now + int64(keep)
+}
+
+func (d *DNSPong) observe(i int32, f *flowState, p *Packet, srcIsA bool) {
+	if f.run.packets() > 0 && p.Time-f.run.last >= int64(d.cfg.Idle) {
+		d.closeRun(i, f)
+	}
 	if f.loop != nil {
 		if p.Time-f.loop.last >= int64(d.cfg.Idle) {
 			d.closeLoop(f)
 		} else {
-			d.classify(p, HeaderQuestionDepth)
+			v := d.classify(p, HeaderQuestionDepth)
 			d.extendLoop(f.loop, p, srcIsA)
+			d.addRun(i, f, p, srcIsA, v != decode.NotDNS)
 			return
 		}
 	}
 
+	depth := HeaderQuestionDepth
+	armed := f.ans.ok && p.Time-f.ans.respTime <= int64(d.cfg.MaxDelay) && p.Time >= f.ans.respTime
 	// Which side sent it? Unknown only for flows with DNS ports on both
 	// sides until the first query or answer tells.
 	fromClient := f.server != 0 && f.server != side(srcIsA)
-	depth := HeaderQuestionDepth
-	armed := f.ans.ok && p.Time-f.ans.respTime <= int64(d.cfg.MaxDelay) && p.Time >= f.ans.respTime
 	if armed && fromClient {
 		depth = FullDepth
 	}
@@ -206,7 +256,7 @@ func (d *DNSPong) Observe(p *Packet) {
 	switch v {
 	case decode.DNS, decode.Truncated:
 		if v == decode.Truncated && !info.HasQuestion {
-			return
+			break
 		}
 		if f.server == 0 {
 			// Both ports are DNS ports: a query goes to the server.
@@ -227,7 +277,41 @@ func (d *DNSPong) Observe(p *Packet) {
 	case decode.NotDNS:
 		if armed && fromClient {
 			d.startLoop(f, p, srcIsA)
+			f.runTrig = true
 		}
+	}
+	d.addRun(i, f, p, srcIsA, v != decode.NotDNS)
+}
+
+// addRun counts p in the flow's current run, for loops without a trigger.
+func (d *DNSPong) addRun(i int32, f *flowState, p *Packet, srcIsA, isDNS bool) {
+	if d.cfg.NoRuns || f.server == 0 {
+		return
+	}
+	dir := 0
+	if f.server == side(srcIsA) {
+		dir = 1
+	}
+	f.run.add(p, dir, srcIsA, isDNS)
+	if dir == 0 && !f.sampled && f.run.packets() > 2 {
+		// A run worth watching: keep the client's payload for the report.
+		n := min(len(p.Payload), MaxPayload)
+		d.samples[i] = sample{append([]byte(nil), p.Payload[:n]...), p.Cut || n < len(p.Payload)}
+		f.sampled = true
+	}
+}
+
+func (d *DNSPong) closeRun(i int32, f *flowState) {
+	r := &f.run
+	if !f.runTrig && r.clientSeen && !r.clientDNS && r.start-d.first < int64(d.cfg.Idle) && r.qualifies(d.cfg.Runs) {
+		s := d.samples[i]
+		k := d.flows.slot(i).key
+		d.runLoops = append(d.runLoops, f.run.loop(d.Name(), &k, f.server == 1, s.b, s.cut))
+	}
+	f.run, f.runTrig = run{}, false
+	if f.sampled {
+		delete(d.samples, i)
+		f.sampled = false
 	}
 }
 
@@ -370,18 +454,12 @@ func (d *DNSPong) closeLoop(f *flowState) {
 	}
 }
 
-// expire evicts flows idle for longer than FlowTimeout.
-func (d *DNSPong) expire() {
-	lim := d.now - int64(d.cfg.FlowTimeout)
-	for i := d.flows.oldest(); i != nilIdx && d.flows.slots[i].last < lim; i = d.flows.oldest() {
-		d.evict(i, false)
-	}
-}
-
 func (d *DNSPong) evict(i int32, full bool) {
-	if f := &d.flows.slots[i].val; f.loop != nil {
+	f := &d.flows.slot(i).val
+	if f.loop != nil {
 		d.closeLoop(f)
 	}
+	d.closeRun(i, f)
 	d.flows.remove(i)
 	if full {
 		d.counters.EvictedCap++
@@ -390,21 +468,31 @@ func (d *DNSPong) evict(i int32, full bool) {
 	}
 }
 
-// Finish implements Detector.
+// Finish implements Detector. Loops with a trigger come first, then loops
+// without one, each sorted by start.
 func (d *DNSPong) Finish(end int64) []Loop {
-	if d.active > 0 {
-		for i := range d.flows.slots {
-			if f := &d.flows.slots[i].val; f.loop != nil {
-				d.closeLoop(f)
+	for c := range d.flows.chunks {
+		for j := range d.flows.chunks[c] {
+			s := &d.flows.chunks[c][j]
+			if !s.live {
+				continue
 			}
+			if s.val.loop != nil {
+				d.closeLoop(&s.val)
+			}
+			d.closeRun(int32(c<<chunkShift+j), &s.val)
 		}
 	}
-	for i := range d.loops {
-		l := &d.loops[i]
-		l.Ongoing = end-l.End < int64(d.cfg.Idle)
+	byStart := func(ls []Loop) {
+		sort.SliceStable(ls, func(i, j int) bool { return ls[i].Start < ls[j].Start })
 	}
-	sort.SliceStable(d.loops, func(i, j int) bool { return d.loops[i].Start < d.loops[j].Start })
-	return d.loops
+	byStart(d.loops)
+	byStart(d.runLoops)
+	out := append(d.loops, d.runLoops...)
+	for i := range out {
+		out[i].Ongoing = end-out[i].End < int64(d.cfg.Idle)
+	}
+	return out
 }
 
 // nameRing keeps the question names of recent answers so a loop can report

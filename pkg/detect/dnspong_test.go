@@ -179,9 +179,11 @@ func TestDNSPongScenarios(t *testing.T) {
 			},
 		},
 		{
-			name: "junk answered by FORMERR without a genuine exchange",
+			name: "junk answered by FORMERR without a genuine exchange, mid-capture",
 			run: func(f *feed) {
-				f.pong(0, time.Millisecond, 50)
+				other := netip.MustParseAddrPort("203.0.113.9:4444")
+				f.send(0, other, server, query(t, 9, "b.example."), false)
+				f.pong(3*time.Second, time.Millisecond, 50)
 			},
 		},
 		{
@@ -415,5 +417,59 @@ func TestDNSPongIdleEviction(t *testing.T) {
 	}
 	if c := d.Counters(); c.Evicted != 89 {
 		t.Errorf("evicted %d, want 89", c.Evicted)
+	}
+}
+
+// A loop already running when the capture started has no trigger in the
+// capture; it is reported without one. The same packets later in the
+// capture are not a loop: the definition needs a trigger there.
+func TestDNSPongRunWithoutTrigger(t *testing.T) {
+	other := netip.MustParseAddrPort("203.0.113.9:4444")
+	tests := []struct {
+		name  string
+		run   func(f *feed)
+		loops int
+	}{
+		{"running at capture start", func(f *feed) { f.pong(0, time.Millisecond, 200) }, 1},
+		{"starting 3 s into the capture", func(f *feed) {
+			f.send(0, other, server, query(t, 9, "b.example."), false)
+			f.pong(3*time.Second, time.Millisecond, 200)
+		}, 0},
+		{"first client packet is a genuine query", func(f *feed) {
+			f.send(0, client, server, query(t, 1, "a.example."), false)
+			f.send(time.Millisecond, server, client, response(t, 2, "a.example.", dnsmessage.RCodeSuccess), false)
+			f.pong(2*time.Millisecond, time.Millisecond, 200)
+		}, 0},
+		{"too short", func(f *feed) { f.pong(0, time.Millisecond, 40) }, 0},
+		{"too slow", func(f *feed) { f.pong(0, 100*time.Millisecond, 200) }, 0},
+		{"runs off: no trigger-less loops", nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DNSPongConfig{}
+			if tt.run == nil {
+				cfg.NoRuns = true
+				tt.run = func(f *feed) { f.pong(0, time.Millisecond, 200) }
+			}
+			f := &feed{d: NewDNSPong(cfg)}
+			tt.run(f)
+			loops := f.d.Finish(f.now)
+			if len(loops) != tt.loops {
+				t.Fatalf("loops = %d, want %d", len(loops), tt.loops)
+			}
+			if tt.loops == 0 {
+				return
+			}
+			l := loops[0]
+			if l.HasTrigger || l.Packets != 200 || l.Client != client || l.Server != server || l.FirstNonDNS.Ref.Frame != 1 || !l.Ongoing {
+				t.Errorf("loop %+v", l)
+			}
+			if l.PayloadInfo.Kind != decode.PayloadTFTPError || len(l.ClientTTLs) != 1 || l.ClientTTLs[0] != 52 {
+				t.Errorf("payload %+v, TTLs %v", l.PayloadInfo, l.ClientTTLs)
+			}
+			if l.ClientToServer.Packets != 100 || l.ServerToClient.Packets != 100 || l.PeakPPS != 200 {
+				t.Errorf("directions %+v %+v, peak %d", l.ClientToServer, l.ServerToClient, l.PeakPPS)
+			}
+		})
 	}
 }

@@ -1,6 +1,9 @@
 package detect
 
-import "net/netip"
+import (
+	"hash/maphash"
+	"net/netip"
+)
 
 // flowKey is a direction-independent UDP 5-tuple: the two endpoints in a
 // fixed order. It holds no pointers, so a map of them costs the garbage
@@ -29,105 +32,252 @@ func less(a [16]byte, pa uint16, b [16]byte, pb uint16) bool {
 	return pa < pb
 }
 
-const nilIdx = -1
+// endpoint rebuilds one end of a key; IPv4-mapped addresses come back as
+// IPv4, as they went in.
+func (k *flowKey) endpoint(a bool) netip.AddrPort {
+	if a {
+		return netip.AddrPortFrom(netip.AddrFrom16(k.a).Unmap(), k.pa)
+	}
+	return netip.AddrPortFrom(netip.AddrFrom16(k.b).Unmap(), k.pb)
+}
 
-// table is a map from flow key to a slot in a slab, with the slots kept on a
-// list in order of last use, so idle flows are evicted from the front in
-// O(1) and the table never exceeds its cap.
+const (
+	nilIdx     = -1
+	chunkShift = 12
+	chunkSize  = 1 << chunkShift
+	wheelSize  = 64
+)
+
+// table maps flow keys to slots of a chunked slab (growing never copies a
+// slot) and expires them with a lazy timer wheel: a packet only writes its
+// own slot's expiry, and a slot found in a due bucket is either evicted or
+// moved to the bucket of its new expiry. Memory is bounded by max.
 type table[T any] struct {
-	idx        map[flowKey]int32
-	slots      []slot[T]
-	free       []int32
-	head, tail int32 // least and most recently used
-	max        int
+	idx    index
+	chunks [][]slot[T]
+	n      int32 // slots handed out from the slab so far
+	free   []int32
+	max    int
+
+	wheel [wheelSize][]timer
+	gran  int64 // nanoseconds per wheel bucket
+	cur   int64 // last bucket processed (time / gran)
+	init  bool
 }
 
 type slot[T any] struct {
-	key        flowKey
-	last       int64
-	prev, next int32
-	val        T
+	key    flowKey
+	expiry int64
+	gen    uint32
+	live   bool
+	val    T
 }
 
-func newTable[T any](max int) *table[T] {
-	return &table[T]{idx: make(map[flowKey]int32), head: nilIdx, tail: nilIdx, max: max}
+type timer struct {
+	idx int32
+	gen uint32
 }
 
-func (t *table[T]) len() int { return len(t.idx) }
+// newTable makes a table of at most max flows whose expiries are at most
+// horizon nanoseconds ahead of the clock (later ones are re-checked).
+func newTable[T any](max int, horizon int64) *table[T] {
+	gran := max64(horizon/(wheelSize/2), 1e6)
+	return &table[T]{idx: newIndex(), max: max, gran: gran}
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func (t *table[T]) len() int { return t.idx.n }
+
+func (t *table[T]) slot(i int32) *slot[T] { return &t.chunks[i>>chunkShift][i&(chunkSize-1)] }
 
 // get returns the slot of k, or nilIdx.
 func (t *table[T]) get(k flowKey) int32 {
-	if i, ok := t.idx[k]; ok {
-		return i
+	h := t.idx.hash(&k)
+	for p := h & t.idx.mask; ; p = (p + 1) & t.idx.mask {
+		e := t.idx.e[p]
+		if e == 0 {
+			return nilIdx
+		}
+		if uint32(e>>32) == uint32(h) {
+			i := int32(uint32(e)) - 1
+			if t.slot(i).key == k {
+				return i
+			}
+		}
 	}
-	return nilIdx
 }
 
-// add inserts k, which must be absent, and returns its slot. The caller
-// makes room first when the table is full.
-func (t *table[T]) add(k flowKey, now int64) int32 {
+// add inserts k, which must be absent, with a zero value expiring at
+// expiry. The caller makes room first when the table is full.
+func (t *table[T]) add(k flowKey, expiry int64) int32 {
 	var i int32
 	if n := len(t.free); n > 0 {
 		i = t.free[n-1]
 		t.free = t.free[:n-1]
 	} else {
-		t.slots = append(t.slots, slot[T]{})
-		i = int32(len(t.slots) - 1)
+		i = t.n
+		t.n++
+		if int(i>>chunkShift) == len(t.chunks) {
+			t.chunks = append(t.chunks, make([]slot[T], chunkSize))
+		}
 	}
-	s := &t.slots[i]
+	s := t.slot(i)
 	var zero T
-	s.key, s.last, s.val = k, now, zero
-	t.idx[k] = i
-	t.pushBack(i)
+	s.key, s.expiry, s.live, s.val = k, expiry, true, zero
+	t.insert(&k, i)
+	t.schedule(i, s)
 	return i
 }
 
-// touch marks slot i used at now.
-func (t *table[T]) touch(i int32, now int64) {
-	s := &t.slots[i]
-	if now > s.last {
-		s.last = now
-	}
-	if t.tail == i {
-		return
-	}
-	t.unlink(i)
-	t.pushBack(i)
+// index is an open-addressing hash index from flow keys to slab slots:
+// linear probing, backward-shift deletion (no tombstones), each entry the
+// hash's low 32 bits (which also give its home position, so deleting and
+// growing never rehash) and the slot number plus one, 0 meaning empty. Keys live
+// in the slab; the seed is random per process, so a crafted capture cannot
+// aim collisions at it.
+type index struct {
+	e    []uint64
+	mask uint64
+	n    int
+	seed maphash.Seed
 }
 
-// oldest is the least recently used slot, or nilIdx.
-func (t *table[T]) oldest() int32 { return t.head }
+func newIndex() index {
+	return index{e: make([]uint64, 1024), mask: 1023, seed: maphash.MakeSeed()}
+}
+
+func (x *index) hash(k *flowKey) uint64 { return maphash.Comparable(x.seed, *k) }
+
+func (t *table[T]) insert(k *flowKey, i int32) {
+	x := &t.idx
+	if 2*(x.n+1) > len(x.e) { // load at most 1/2: short probes on misses
+		t.grow()
+	}
+	h := x.hash(k)
+	p := h & x.mask
+	for x.e[p] != 0 {
+		p = (p + 1) & x.mask
+	}
+	x.e[p] = uint64(uint32(h))<<32 | uint64(uint32(i)+1)
+	x.n++
+}
+
+func (t *table[T]) grow() {
+	x := &t.idx
+	old := x.e
+	x.e = make([]uint64, 2*len(old))
+	x.mask = uint64(len(x.e) - 1)
+	for _, e := range old {
+		if e == 0 {
+			continue
+		}
+		p := e >> 32 & x.mask
+		for x.e[p] != 0 {
+			p = (p + 1) & x.mask
+		}
+		x.e[p] = e
+	}
+}
+
+func (t *table[T]) delete(k *flowKey, i int32) {
+	x := &t.idx
+	want := uint64(uint32(i) + 1)
+	p := x.hash(k) & x.mask
+	for uint64(uint32(x.e[p])) != want {
+		if x.e[p] == 0 {
+			return // not present
+		}
+		p = (p + 1) & x.mask
+	}
+	// Backward-shift: pull later entries of the probe run into the hole.
+	for q := (p + 1) & x.mask; x.e[q] != 0; q = (q + 1) & x.mask {
+		home := x.e[q] >> 32 & x.mask
+		// Move e[q] into the hole at p unless its home lies in (p, q].
+		if (q-home)&x.mask >= (q-p)&x.mask {
+			x.e[p] = x.e[q]
+			p = q
+		}
+	}
+	x.e[p] = 0
+	x.n--
+}
+
+func (t *table[T]) schedule(i int32, s *slot[T]) {
+	b := s.expiry / t.gran
+	if !t.init {
+		t.cur, t.init = b-1, true
+	}
+	if b <= t.cur {
+		b = t.cur + 1
+	}
+	if b-t.cur >= wheelSize {
+		b = t.cur + wheelSize - 1 // re-checked when due
+	}
+	w := &t.wheel[b%wheelSize]
+	*w = append(*w, timer{i, s.gen})
+}
 
 func (t *table[T]) remove(i int32) {
-	t.unlink(i)
-	delete(t.idx, t.slots[i].key)
+	s := t.slot(i)
+	t.delete(&s.key, i)
 	var zero T
-	t.slots[i].val = zero
+	s.val, s.live = zero, false
+	s.gen++
 	t.free = append(t.free, i)
 }
 
-func (t *table[T]) unlink(i int32) {
-	s := &t.slots[i]
-	if s.prev != nilIdx {
-		t.slots[s.prev].next = s.next
-	} else {
-		t.head = s.next
+// advance expires every slot whose expiry is before now, calling evict
+// (which must remove it) for each.
+func (t *table[T]) advance(now int64, evict func(int32)) {
+	if !t.init {
+		return
 	}
-	if s.next != nilIdx {
-		t.slots[s.next].prev = s.prev
-	} else {
-		t.tail = s.prev
+	target := now / t.gran
+	if target-t.cur > wheelSize {
+		t.cur = target - wheelSize // every bucket gets processed once below
 	}
-	s.prev, s.next = nilIdx, nilIdx
+	for t.cur < target {
+		t.cur++
+		w := &t.wheel[t.cur%wheelSize]
+		due := *w
+		*w = nil
+		for _, tm := range due {
+			s := t.slot(tm.idx)
+			if !s.live || s.gen != tm.gen {
+				continue
+			}
+			if s.expiry < now {
+				evict(tm.idx)
+			} else {
+				t.schedule(tm.idx, s)
+			}
+		}
+		if cap(due) <= 1<<16 && *w == nil {
+			*w = due[:0] // keep the buffer
+		}
+	}
 }
 
-func (t *table[T]) pushBack(i int32) {
-	s := &t.slots[i]
-	s.prev, s.next = t.tail, nilIdx
-	if t.tail != nilIdx {
-		t.slots[t.tail].next = i
-	} else {
-		t.head = i
+// evictSoonest removes the live slot that expires soonest (by bucket),
+// calling evict for it. It reports false when the table is empty.
+func (t *table[T]) evictSoonest(evict func(int32)) bool {
+	for k := int64(1); k <= wheelSize; k++ {
+		w := &t.wheel[(t.cur+k)%wheelSize]
+		for len(*w) > 0 {
+			tm := (*w)[0]
+			*w = (*w)[1:]
+			s := t.slot(tm.idx)
+			if s.live && s.gen == tm.gen {
+				evict(tm.idx)
+				return true
+			}
+		}
 	}
-	t.tail = i
+	return false
 }

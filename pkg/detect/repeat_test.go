@@ -44,18 +44,34 @@ func TestRepeatScenarios(t *testing.T) {
 		server  netip.AddrPort
 	}{
 		{
-			name: "DNS/TFTP loop already running when the capture started",
+			name: "echo and chargen answering each other",
 			run: func(f *rfeed) {
-				for i := 0; i < 200; i++ {
+				echo := netip.MustParseAddrPort("192.0.2.30:7")
+				chargen := netip.MustParseAddrPort("192.0.2.40:19")
+				line := []byte("!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefgh\r\n")
+				for i := 0; i < 300; i++ {
 					at := time.Duration(i) * time.Millisecond
 					if i%2 == 0 {
-						f.send(at, client, server, tftpError())
+						f.send(at, chargen, echo, line)
 					} else {
-						f.send(at, server, client, formErr(5))
+						f.send(at, echo, chargen, line)
 					}
 				}
 			},
-			loops: 1, packets: 200, client: client, server: server,
+			loops: 1, packets: 300,
+			client: netip.MustParseAddrPort("192.0.2.40:19"), server: netip.MustParseAddrPort("192.0.2.30:7"),
+		},
+		{
+			name: "DNS flows are not watched here",
+			run: func(f *rfeed) {
+				for i := 0; i < 200; i++ {
+					if i%2 == 0 {
+						f.send(time.Duration(i)*time.Millisecond, client, server, tftpError())
+					} else {
+						f.send(time.Duration(i)*time.Millisecond, server, client, formErr(5))
+					}
+				}
+			},
 		},
 		{
 			name: "NTP 123<->123 loop of identical error replies",
@@ -85,35 +101,22 @@ func TestRepeatScenarios(t *testing.T) {
 			},
 		},
 		{
-			name: "fixed-port resolver: new IDs every exchange",
+			name: "the same NTP request retried slowly and answered identically",
 			run: func(f *rfeed) {
-				for i := 0; i < 200; i++ {
-					at := time.Duration(i) * time.Millisecond
-					if i%2 == 0 {
-						f.send(at, client, server, query(t, uint16(i), "a.example."))
-					} else {
-						f.send(at, server, client, response(t, uint16(i-1), "a.example.", 0))
-					}
-				}
-			},
-		},
-		{
-			name: "the same query retried slowly and answered",
-			run: func(f *rfeed) {
-				q, r := query(t, 7, "a.example."), response(t, 7, "a.example.", 0)
+				q, r := ntpPacket(3, 1), ntpPacket(4, 1)
 				for i := 0; i < 60; i++ {
 					at := time.Duration(i) * 500 * time.Millisecond
-					f.send(at, client, server, q)
-					f.send(at+time.Millisecond, server, client, r)
+					f.send(at, ntpA, ntpB, q)
+					f.send(at+time.Millisecond, ntpB, ntpA, r)
 				}
 			},
 		},
 		{
-			name: "one-way reflection flood from a service port",
+			name: "one-way NTP reflection flood",
 			run: func(f *rfeed) {
-				r := response(t, 7, "a.example.", 0)
+				r := ntpPacket(7, 0)
 				for i := 0; i < 500; i++ {
-					f.send(time.Duration(i)*time.Millisecond, server, client, r)
+					f.send(time.Duration(i)*time.Millisecond, ntpB, ntpA, r)
 				}
 			},
 		},
@@ -122,9 +125,9 @@ func TestRepeatScenarios(t *testing.T) {
 			run: func(f *rfeed) {
 				for i := 0; i < 30; i++ {
 					if i%2 == 0 {
-						f.send(time.Duration(i)*time.Millisecond, client, server, tftpError())
+						f.send(time.Duration(i)*time.Millisecond, ntpA, ntpB, ntpPacket(3, 1))
 					} else {
-						f.send(time.Duration(i)*time.Millisecond, server, client, formErr(5))
+						f.send(time.Duration(i)*time.Millisecond, ntpB, ntpA, ntpPacket(4, 1))
 					}
 				}
 			},

@@ -24,7 +24,8 @@ type Options struct {
 	// Parallel reads (and decompresses) each input on its own goroutine,
 	// beside decoding. Results are identical either way.
 	Parallel bool
-	// NoRepeat turns off the trigger-less Repeat detector.
+	// NoRepeat turns off the Repeat detector (loops between non-DNS
+	// services).
 	NoRepeat bool
 	// Stdin is read for the path "-"; nil means os.Stdin.
 	Stdin io.Reader
@@ -73,7 +74,6 @@ func Run(paths []string, opts Options) *Result {
 	detectors := []detect.Detector{dp}
 	if !opts.NoRepeat {
 		rc := detect.DefaultRepeatConfig
-		rc.Ports = append(append([]uint16(nil), rc.Ports...), cfg.DNSPorts...)
 		rc.Idle = dp.Config().Idle
 		detectors = append(detectors, detect.NewRepeat(rc))
 	}
@@ -130,6 +130,11 @@ func Run(paths []string, opts Options) *Result {
 
 	m := capture.NewMerge(srcs...)
 	m.OnError = func(s int, err error) { ins[srcIdx[s]].fail(res, err) }
+	var stream capture.Source = m
+	if len(srcs) == 1 {
+		// One input: no merging to do.
+		stream = &single{src: srcs[0], onError: m.OnError}
+	}
 
 	var (
 		rec       capture.Record
@@ -144,7 +149,7 @@ func Run(paths []string, opts Options) *Result {
 	if interval <= 0 {
 		interval = time.Second
 	}
-	for m.Next(&rec) == nil {
+	for stream.Next(&rec) == nil {
 		packets++
 		in := ins[srcIdx[rec.Source]]
 		if !in.seen || rec.Time < in.first {
@@ -278,6 +283,26 @@ func progressOf(ins []*input, total int64, packets uint64, el time.Duration) Pro
 	}
 	return Progress{Bytes: b, TotalBytes: total, Packets: packets, Elapsed: el}
 }
+
+// single is the stream of one source, reporting its error like Merge.
+type single struct {
+	src     capture.Source
+	onError func(int, error)
+}
+
+func (s *single) Next(rec *capture.Record) error {
+	err := s.src.Next(rec)
+	if err != nil && !errors.Is(err, io.EOF) {
+		s.onError(0, err)
+		s.src = eofSource{}
+	}
+	rec.Source = 0
+	return err
+}
+
+type eofSource struct{}
+
+func (eofSource) Next(*capture.Record) error { return io.EOF }
 
 // countingReader counts bytes read; the count is read by the progress
 // reporter while a prefetching goroutine reads.
