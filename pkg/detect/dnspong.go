@@ -93,6 +93,14 @@ type flowState struct {
 	loop     *loopState
 }
 
+// reset readies a recycled slot: only the fields read before being written.
+func (f *flowState) reset() {
+	f.server, f.npending, f.next, f.sampled, f.runTrig = 0, 0, 0, false, false
+	f.ans.ok = false
+	f.run.pkts = [2]uint32{}
+	f.loop = nil
+}
+
 type loopState struct {
 	l        Loop
 	clientIs int8 // 1 if endpoint a is the client, 2 if b
@@ -204,6 +212,7 @@ func (d *DNSPong) Observe(p *Packet) {
 		i = d.flows.add(key, p.Time+int64(d.cfg.FlowTimeout))
 		d.counters.Flows++
 		f := &d.flows.slot(i).val
+		f.reset()
 		switch {
 		case sdns && !ddns:
 			f.server = side(srcIsA)
@@ -308,7 +317,7 @@ func (d *DNSPong) closeRun(i int32, f *flowState) {
 		k := d.flows.slot(i).key
 		d.runLoops = append(d.runLoops, f.run.loop(d.Name(), &k, f.server == 1, s.b, s.cut))
 	}
-	f.run, f.runTrig = run{}, false
+	f.run.pkts, f.runTrig = [2]uint32{}, false
 	if f.sampled {
 		delete(d.samples, i)
 		f.sampled = false

@@ -100,6 +100,7 @@ func (r *Repeat) Observe(p *Packet) {
 		}
 		i = r.flows.add(key, p.Time+int64(r.cfg.Idle))
 		f := &r.flows.slot(i).val
+		f.sampled, f.run.pkts = false, [2]uint32{}
 		switch {
 		case sw && !dw:
 			f.server = side(srcIsA)
@@ -136,7 +137,7 @@ func (r *Repeat) closeRun(i int32, f *repeatFlow) {
 		k := r.flows.slot(i).key
 		r.loops = append(r.loops, f.run.loop(r.Name(), &k, f.server == 1, s.b, s.cut))
 	}
-	f.run = run{}
+	f.run.pkts = [2]uint32{}
 	if f.sampled {
 		delete(r.samples, i)
 		f.sampled = false
