@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +89,41 @@ func TestMissingFileIsTroubleButStillReports(t *testing.T) {
 	}
 	if !strings.Contains(out, `"loops": [`) || !strings.Contains(out, "22772") {
 		t.Errorf("the loop read from the good file is missing from the report:\n%s", out)
+	}
+}
+
+func TestStdin(t *testing.T) {
+	f, err := os.Open("../../testdata/pcaps/machine-pong.pcap.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out, errb bytes.Buffer
+	code := Main([]string{"scan", "--format", "json", "-"}, f, &out, &errb)
+	if code != ExitLoops {
+		t.Fatalf("exit %d, stderr %s", code, errb.String())
+	}
+	var rep struct {
+		Inputs []struct {
+			Path   string `json:"path"`
+			Format string `json:"format"`
+			Gzip   bool   `json:"gzip"`
+		} `json:"inputs"`
+		Loops []struct {
+			Trigger struct {
+				Query struct {
+					File string `json:"file"`
+				} `json:"query"`
+			} `json:"trigger"`
+		} `json:"loops"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Inputs) != 1 || rep.Inputs[0].Path != "-" || rep.Inputs[0].Format != "pcap" || !rep.Inputs[0].Gzip {
+		t.Errorf("inputs %+v", rep.Inputs)
+	}
+	if len(rep.Loops) != 1 || rep.Loops[0].Trigger.Query.File != "-" {
+		t.Errorf("loops %+v", rep.Loops)
 	}
 }
