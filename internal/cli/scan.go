@@ -104,7 +104,7 @@ shorter ones are counted as bounces.
 	f.DurationVar(&opts.Idle, "idle", def.Idle, "a gap this long ends a loop; a loop is still running if its last packet is closer than this to the end of the input")
 	f.IntVar(&opts.MinPackets, "min-packets", def.MinPackets, "packets a loop needs to be reported; shorter ones are bounces")
 	f.IntVar(&opts.MaxFlows, "max-flows", def.MaxFlows, "cap on tracked DNS flows; the least recently used is evicted beyond it")
-	f.DurationVar(&opts.FlowTimeout, "flow-timeout", def.FlowTimeout, "keep a DNS flow with unanswered queries this long without traffic (other flows go after --max-delay, or --idle while packets keep coming)")
+	f.DurationVar(&opts.FlowTimeout, "flow-timeout", def.FlowTimeout, "keep a DNS flow with unanswered queries this long without traffic (other flows go after --idle)")
 	f.BoolVar(&opts.Parallel, "parallel", true, "read and decompress inputs on other cores beside decoding (results are identical either way)")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile to this file")
 	f.StringVar(&opts.MemProfile, "memprofile", "", "write a heap profile to this file at the end")

@@ -28,8 +28,7 @@ type DNSPongConfig struct {
 	// when it is full.
 	MaxFlows int
 	// FlowTimeout is how long a flow with unanswered queries is kept
-	// without traffic. Flows with nothing pending go after MaxDelay, or
-	// Idle while a loop or a run of packets is going on.
+	// without traffic. Other flows go after Idle.
 	FlowTimeout time.Duration
 	// Runs holds the thresholds for loops without a captured trigger: on
 	// DNS flows, a run of packets that meets them is a loop only when it
@@ -220,19 +219,19 @@ func (d *DNSPong) Observe(p *Packet) {
 			f.server = side(!srcIsA)
 		}
 	}
-	s := d.flows.slot(i)
-	f := &s.val
+	f := &d.flows.slot(i).val
 	d.observe(i, f, p, srcIsA)
-	s.expiry = d.expiry(f, p.Time)
+	d.flows.setExpiry(i, d.expiry(f, p.Time))
 }
 
-// expiry is when f may be forgotten if nothing more arrives.
+// expiry is when f may be forgotten if nothing more arrives: Idle after
+// its last packet (an answer arms it for MaxDelay, and a run of packets
+// must stay whole so a late non-DNS packet is never mistaken for the start
+// of a run), or FlowTimeout while queries wait for answers.
 func (d *DNSPong) expiry(f *flowState, now int64) int64 {
-	keep := d.cfg.MaxDelay // an answer arms the flow this long
+	keep := max(d.cfg.MaxDelay, d.cfg.Idle)
 	if f.npending > 0 {
-		keep = d.cfg.FlowTimeout
-	} else if f.loop != nil || f.run.packets() > 2 {
-		keep = max(keep, d.cfg.Idle)
+		keep = max(keep, d.cfg.FlowTimeout)
 	}
 	return now + int64(keep)
 }

@@ -128,7 +128,7 @@ func (r *Repeat) Observe(p *Packet) {
 		r.samples[i] = sample{append([]byte(nil), p.Payload[:n]...), p.Cut || n < len(p.Payload)}
 		f.sampled = true
 	}
-	s.expiry = p.Time + int64(r.cfg.Idle)
+	r.flows.setExpiry(i, p.Time+int64(r.cfg.Idle))
 }
 
 func (r *Repeat) closeRun(i int32, f *repeatFlow) {
