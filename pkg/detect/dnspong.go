@@ -181,6 +181,10 @@ func NewDNSPong(cfg DNSPongConfig) *DNSPong {
 // Name implements Detector.
 func (d *DNSPong) Name() string { return "dns-pong" }
 
+// SetStart tells the detector when the input began (its first packet of
+// any kind); otherwise the first packet it observes stands in.
+func (d *DNSPong) SetStart(t int64) { d.first, d.started = t, true }
+
 // Config is the configuration in force, defaults filled in.
 func (d *DNSPong) Config() DNSPongConfig { return d.cfg }
 

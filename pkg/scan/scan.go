@@ -70,13 +70,26 @@ type input struct {
 func Run(paths []string, opts Options) *Result {
 	res := &Result{}
 	cfg := opts.DNSPong
-	dp := detect.NewDNSPong(cfg)
-	detectors := []detect.Detector{dp}
-	if !opts.NoRepeat {
-		rc := detect.DefaultRepeatConfig
-		rc.Idle = dp.Config().Idle
-		detectors = append(detectors, detect.NewRepeat(rc))
+	parallel := opts.Parallel && runtime.GOMAXPROCS(0) > 1
+	var shards [numShards]*shard
+	var watch [1024]uint64 // ports some detector looks at
+	for k := range shards {
+		dp := detect.NewDNSPong(cfg)
+		sh := &shard{dns: dp, dets: []detect.Detector{dp}}
+		for _, port := range dp.Config().DNSPorts {
+			watch[port/64] |= 1 << (port % 64)
+		}
+		if !opts.NoRepeat {
+			rc := detect.DefaultRepeatConfig
+			rc.Idle = dp.Config().Idle
+			sh.dets = append(sh.dets, detect.NewRepeat(rc))
+			for _, port := range rc.Ports {
+				watch[port/64] |= 1 << (port % 64)
+			}
+		}
+		shards[k] = sh
 	}
+	watched := func(port uint16) bool { return watch[port/64]&(1<<(port%64)) != 0 }
 	dec := decode.NewDecoder(opts.Frag)
 
 	ins := make([]*input, len(paths))
@@ -113,7 +126,8 @@ func Run(paths []string, opts Options) *Result {
 		in.reader = cr
 		in.info.Format = string(cr.Format())
 		in.info.Gzip = cr.Gzip()
-		if opts.Parallel && runtime.GOMAXPROCS(0) > 1 {
+		if parallel && (cr.Gzip() || len(paths) > 1) {
+			// Decompressing, or reading several files, beside decoding.
 			srcs = append(srcs, capture.NewPrefetch(cr))
 		} else {
 			srcs = append(srcs, cr)
@@ -149,7 +163,17 @@ func Run(paths []string, opts Options) *Result {
 	if interval <= 0 {
 		interval = time.Second
 	}
+	if parallel {
+		for _, sh := range shards {
+			sh.start()
+		}
+	}
 	for stream.Next(&rec) == nil {
+		if packets == 0 {
+			for _, sh := range shards {
+				sh.dns.SetStart(rec.Time)
+			}
+		}
 		packets++
 		in := ins[srcIdx[rec.Source]]
 		if !in.seen || rec.Time < in.first {
@@ -165,10 +189,15 @@ func Run(paths []string, opts Options) *Result {
 		if rec.LinkType == capture.NonPacket {
 			nonPacket++
 		} else if dec.Decode(rec.LinkType, rec.Data, rec.OrigLen, rec.Time, &pkt.Packet) == decode.KindUDP {
-			pkt.Ref = detect.PacketRef{Source: srcIdx[rec.Source], Frame: rec.Frame}
-			pkt.Time = rec.Time
-			for _, d := range detectors {
-				d.Observe(&pkt)
+			if watched(pkt.Src.Port()) || watched(pkt.Dst.Port()) {
+				pkt.Ref = detect.PacketRef{Source: srcIdx[rec.Source], Frame: rec.Frame}
+				pkt.Time = rec.Time
+				sh := shards[shardOf(pkt.Src, pkt.Dst)]
+				if parallel {
+					sh.send(&pkt)
+				} else {
+					sh.observe(&pkt)
+				}
 			}
 		}
 		if opts.Progress != nil && packets&0xfff == 0 {
@@ -185,25 +214,34 @@ func Run(paths []string, opts Options) *Result {
 	rep := &report.Report{Schema: report.Schema, Loops: []report.Loop{}}
 	files := make([]string, len(paths))
 	copy(files, paths)
+	for _, sh := range shards {
+		sh.wait()
+	}
 	var found []detect.Loop
-	for _, d := range detectors {
-		for _, l := range d.Finish(end) {
-			if !covered(found, &l) {
-				found = append(found, l)
+	for _, sh := range shards {
+		for _, d := range sh.dets {
+			for _, l := range d.Finish(end) {
+				if !covered(found, &l) {
+					found = append(found, l)
+				}
 			}
 		}
-		c := d.Counters()
-		s := &rep.Summary
-		s.DNSMessages += c.DNSMessages
-		s.NonDNS += c.NonDNS
-		s.Truncated += c.Truncated
-		s.Flows += c.Flows
-		s.Bounces += c.Bounces
-		s.OneSided += c.OneSided
-		s.Evicted += c.Evicted
-		s.EvictedCap += c.EvictedCap
 	}
-	sort.SliceStable(found, func(i, j int) bool { return found[i].Start < found[j].Start })
+	for _, sh := range shards {
+		for _, d := range sh.dets {
+			c := d.Counters()
+			s := &rep.Summary
+			s.DNSMessages += c.DNSMessages
+			s.NonDNS += c.NonDNS
+			s.Truncated += c.Truncated
+			s.Flows += c.Flows
+			s.Bounces += c.Bounces
+			s.OneSided += c.OneSided
+			s.Evicted += c.Evicted
+			s.EvictedCap += c.EvictedCap
+		}
+	}
+	sort.SliceStable(found, func(i, j int) bool { return loopBefore(&found[i], &found[j]) })
 	for i := range found {
 		rep.Loops = append(rep.Loops, report.FromLoop(&found[i], files))
 	}
@@ -238,13 +276,25 @@ func Run(paths []string, opts Options) *Result {
 		}
 	}
 	s.Loops = len(rep.Loops)
-	c := dp.Config()
+	c := shards[0].dns.Config()
 	rep.Settings = report.Settings{
 		DNSPorts: c.DNSPorts, MaxDelayMS: float64(c.MaxDelay) / 1e6, IdleS: c.Idle.Seconds(),
 		MinPackets: c.MinPackets, MaxFlows: c.MaxFlows,
 	}
 	res.Report = rep
 	return res
+}
+
+// loopBefore orders loops by start, then by endpoints, so the order never
+// depends on which shard found them.
+func loopBefore(a, b *detect.Loop) bool {
+	if a.Start != b.Start {
+		return a.Start < b.Start
+	}
+	if c := a.Client.Compare(b.Client); c != 0 {
+		return c < 0
+	}
+	return a.Server.Compare(b.Server) < 0
 }
 
 // covered reports whether an earlier detector already found l: a loop on
