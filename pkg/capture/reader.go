@@ -146,6 +146,21 @@ func (r *Reader) fail(frame uint64, off int64, err error) error {
 	return r.err
 }
 
+// cut describes a structure the stream ended inside: ErrCut when the bytes
+// ran out or could not be read, ErrDamaged when a broken gzip stream
+// (bad data, bad checksum) stopped them. The read error is wrapped too.
+func (r *Reader) cut(format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	switch err := r.w.err; {
+	case err == nil || errors.Is(err, io.EOF):
+		return fmt.Errorf("%w: %s", ErrCut, msg)
+	case r.gz && !errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: %s: %w", ErrDamaged, msg, err)
+	default:
+		return fmt.Errorf("%w: %s: %w", ErrCut, msg, err)
+	}
+}
+
 func (r *Reader) addLinkType(lt uint32) {
 	for _, x := range r.linkTypes {
 		if x == lt {
@@ -178,12 +193,19 @@ func (r *Reader) start() error {
 	if bytes.HasPrefix(head, magicGzip) {
 		zr, err := gzip.NewReader(&windowReader{r.w})
 		if err != nil {
-			return r.fail(0, 0, fmt.Errorf("%w: gzip header: %v", ErrDamaged, err))
+			sentinel := ErrDamaged
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				sentinel = ErrCut
+			}
+			return r.fail(0, 0, fmt.Errorf("%w: gzip header: %v", sentinel, err))
 		}
 		r.gz = true
 		r.w = newWindow(zr, initialWindow)
 		head, _ = r.w.peek(8)
 		if len(head) == 0 {
+			if r.w.err != nil && !errors.Is(r.w.err, io.EOF) {
+				return r.fail(0, 0, r.cut("gzip stream holds no data"))
+			}
 			return r.fail(0, 0, ErrEmpty)
 		}
 	}
@@ -263,7 +285,7 @@ func isModifiedPcapMagic(b []byte) bool {
 func (r *Reader) startPcap() error {
 	h, err := r.w.next(24)
 	if err != nil {
-		return r.fail(0, int64(len(h)), fmt.Errorf("%w: pcap file header is %d of 24 bytes", ErrCut, len(h)))
+		return r.fail(0, int64(len(h)), r.cut("pcap file header is %d of 24 bytes", len(h)))
 	}
 	switch {
 	case binary.LittleEndian.Uint32(h) == pcapMagicMicro:
@@ -298,7 +320,7 @@ func (r *Reader) nextPcap(rec *Record) error {
 	}
 	h, err := r.w.peek(16)
 	if err != nil {
-		return r.fail(frame, off, fmt.Errorf("%w: record header is %d of 16 bytes", ErrCut, len(h)))
+		return r.fail(frame, off, r.cut("record header is %d of 16 bytes", len(h)))
 	}
 	sec := r.order.Uint32(h[0:4])
 	frac := r.order.Uint32(h[4:8])
@@ -309,7 +331,7 @@ func (r *Reader) nextPcap(rec *Record) error {
 	}
 	b, err := r.w.next(16 + int(capLen))
 	if err != nil {
-		return r.fail(frame, off, fmt.Errorf("%w: record of %d bytes has only %d", ErrCut, capLen, max(len(b)-16, 0)))
+		return r.fail(frame, off, r.cut("record of %d bytes has only %d", capLen, max(len(b)-16, 0)))
 	}
 	ns := int64(frac)
 	if !r.nano {
@@ -347,7 +369,7 @@ func (r *Reader) startPcapng() error {
 	off := r.w.offset()
 	h, err := r.w.peek(12)
 	if err != nil {
-		return r.fail(0, off, fmt.Errorf("%w: section header is %d of 12 bytes", ErrCut, len(h)))
+		return r.fail(0, off, r.cut("section header is %d of 12 bytes", len(h)))
 	}
 	return r.readSHB(0)
 }
@@ -357,7 +379,7 @@ func (r *Reader) readSHB(frame uint64) error {
 	off := r.w.offset()
 	h, err := r.w.peek(12)
 	if err != nil {
-		return r.fail(frame, off, fmt.Errorf("%w: section header is %d of 12 bytes", ErrCut, len(h)))
+		return r.fail(frame, off, r.cut("section header is %d of 12 bytes", len(h)))
 	}
 	switch {
 	case binary.LittleEndian.Uint32(h[8:12]) == bomMagic:
@@ -391,7 +413,7 @@ func (r *Reader) readSHB(frame uint64) error {
 func (r *Reader) block(frame uint64, off int64) ([]byte, error) {
 	h, err := r.w.peek(8)
 	if err != nil {
-		return nil, r.fail(frame, off, fmt.Errorf("%w: block header is %d of 8 bytes", ErrCut, len(h)))
+		return nil, r.fail(frame, off, r.cut("block header is %d of 8 bytes", len(h)))
 	}
 	total := r.order.Uint32(h[4:8])
 	if err := r.checkBlockLen(total); err != nil {
@@ -399,7 +421,7 @@ func (r *Reader) block(frame uint64, off int64) ([]byte, error) {
 	}
 	b, err := r.w.next(int(total))
 	if err != nil {
-		return nil, r.fail(frame, off, fmt.Errorf("%w: block of %d bytes has only %d", ErrCut, total, len(b)))
+		return nil, r.fail(frame, off, r.cut("block of %d bytes has only %d", total, len(b)))
 	}
 	if tail := r.order.Uint32(b[total-4:]); tail != total {
 		return nil, r.fail(frame, off, fmt.Errorf("%w: block length %d at its start, %d at its end", ErrDamaged, total, tail))
@@ -505,9 +527,9 @@ func (r *Reader) nextPcapng(rec *Record) error {
 		if r.w.atEOF() {
 			return io.EOF
 		}
-		h, err := r.w.peek(12)
+		h, err := r.w.peek(8)
 		if err != nil {
-			return r.fail(frame, off, fmt.Errorf("%w: block header is %d of 8 bytes", ErrCut, len(h)))
+			return r.fail(frame, off, r.cut("block header is %d of 8 bytes", len(h)))
 		}
 		typ := r.order.Uint32(h[0:4])
 		switch typ {
@@ -538,7 +560,7 @@ func (r *Reader) nextPcapng(rec *Record) error {
 			return r.fail(frame, off, err)
 		}
 		if err := r.w.skip(int64(total)); err != nil {
-			return r.fail(frame, off, fmt.Errorf("%w: block of %d bytes cut short", ErrCut, total))
+			return r.fail(frame, off, r.cut("block of %d bytes cut short", total))
 		}
 	}
 }

@@ -80,12 +80,22 @@ func (r *Reassembler) Add(k fragKey, off int, more bool, data []byte, wire int, 
 		e = r.alloc(k, now)
 	}
 	// Reject overlaps and duplicates: drop the whole datagram.
+	hi := 0
 	for _, p := range e.pieces {
 		if off < p.end && p.off < end {
 			r.drop(e)
 			r.Dropped++
 			return nil, 0, false
 		}
+		hi = max(hi, p.end)
+	}
+	// A fragment past the end that the last fragment set, or a last
+	// fragment ending before a fragment already held, drops it too:
+	// covered counts on every piece lying inside the datagram.
+	if e.total >= 0 && end > e.total || !more && hi > end {
+		r.drop(e)
+		r.Dropped++
+		return nil, 0, false
 	}
 	if !more {
 		if e.total >= 0 && e.total != end {

@@ -132,6 +132,7 @@ type DNSPong struct {
 	samples              map[int32]sample // client payload samples of runs past 2 packets
 	active               int
 	now                  int64
+	ticking              bool  // now holds a packet time (times may be negative)
 	first                int64 // time of the first packet seen
 	started              bool
 	counters             Counters
@@ -202,8 +203,8 @@ func (d *DNSPong) Observe(p *Packet) {
 	if !d.started {
 		d.first, d.started = p.Time, true
 	}
-	if p.Time > d.now {
-		d.now = p.Time
+	if p.Time > d.now || !d.ticking {
+		d.now, d.ticking = p.Time, true
 		d.flows.advance(d.now, d.evictIdle)
 	}
 	key, srcIsA := makeKey(p.Src, p.Dst)

@@ -47,7 +47,7 @@ const (
 	nilIdx     = -1
 	chunkShift = 12
 	chunkSize  = 1 << chunkShift
-	wheelSize  = 64
+	wheelSize  = 64 // a power of two: buckets are indexed with &, safe for negative times
 )
 
 // table maps flow keys to slots of a chunked slab (growing never copies a
@@ -248,7 +248,7 @@ func (t *table[T]) schedule(i int32, s *slot[T]) {
 	if b-t.cur >= wheelSize {
 		b = t.cur + wheelSize - 1 // re-checked when due
 	}
-	w := &t.wheel[b%wheelSize]
+	w := &t.wheel[b&(wheelSize-1)]
 	*w = append(*w, timer{i, s.gen})
 	s.sched = b
 }
@@ -276,7 +276,7 @@ func (t *table[T]) advance(now int64, evict func(int32)) {
 	}
 	for t.cur < target {
 		t.cur++
-		w := &t.wheel[t.cur%wheelSize]
+		w := &t.wheel[t.cur&(wheelSize-1)]
 		due := *w
 		*w = nil
 		for _, tm := range due {
@@ -300,7 +300,7 @@ func (t *table[T]) advance(now int64, evict func(int32)) {
 // calling evict for it. It reports false when the table is empty.
 func (t *table[T]) evictSoonest(evict func(int32)) bool {
 	for k := int64(1); k <= wheelSize; k++ {
-		w := &t.wheel[(t.cur+k)%wheelSize]
+		w := &t.wheel[(t.cur+k)&(wheelSize-1)]
 		for len(*w) > 0 {
 			tm := (*w)[0]
 			*w = (*w)[1:]

@@ -39,6 +39,7 @@ type Repeat struct {
 	loops                []Loop
 	samples              map[int32]sample
 	now                  int64
+	ticking              bool // now holds a packet time (times may be negative)
 	counters             Counters
 	evictIdle, evictFull func(int32)
 }
@@ -88,8 +89,8 @@ func (r *Repeat) Observe(p *Packet) {
 	if !sw && !dw {
 		return
 	}
-	if p.Time > r.now {
-		r.now = p.Time
+	if p.Time > r.now || !r.ticking {
+		r.now, r.ticking = p.Time, true
 		r.flows.advance(r.now, r.evictIdle)
 	}
 	key, srcIsA := makeKey(p.Src, p.Dst)
