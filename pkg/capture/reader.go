@@ -313,6 +313,28 @@ func (r *Reader) startPcap() error {
 }
 
 func (r *Reader) nextPcap(rec *Record) error {
+	// Fast path: the whole record is already buffered. Same checks as
+	// below, without the calls.
+	if w := r.w; w.end-w.pos >= 16 {
+		h := w.buf[w.pos : w.pos+16]
+		capLen := r.order.Uint32(h[8:12])
+		if capLen <= MaxPacket && w.end-w.pos >= 16+int(capLen) {
+			origLen := r.order.Uint32(h[12:16])
+			ns := int64(r.order.Uint32(h[4:8]))
+			if !r.nano {
+				ns *= 1000
+			}
+			r.frame++
+			rec.Offset = w.base + int64(w.pos)
+			rec.Data = w.buf[w.pos+16 : w.pos+16+int(capLen)]
+			rec.OrigLen = int(max(origLen, capLen))
+			rec.Time = int64(r.order.Uint32(h[0:4]))*1e9 + ns
+			rec.LinkType = r.linkType
+			rec.Frame = r.frame
+			w.pos += 16 + int(capLen)
+			return nil
+		}
+	}
 	off := r.w.offset()
 	frame := r.frame + 1
 	if r.w.atEOF() {

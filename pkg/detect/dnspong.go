@@ -213,7 +213,7 @@ func (d *DNSPong) Observe(p *Packet) {
 		if d.flows.len() >= d.cfg.MaxFlows {
 			d.flows.evictSoonest(d.evictFull)
 		}
-		i = d.flows.add(key, p.Time+int64(d.cfg.FlowTimeout))
+		i = d.flows.add(key, p.Time+int64(max(d.cfg.MaxDelay, d.cfg.Idle))) // the shortest keep: one timer for most flows
 		d.counters.Flows++
 		f := &d.flows.slot(i).val
 		f.reset()
