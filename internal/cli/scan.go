@@ -103,7 +103,7 @@ shorter ones are counted as bounces.
 	f.DurationVar(&opts.MaxDelay, "max-delay", def.MaxDelay, "longest gap between the trigger answer and the first non-DNS packet")
 	f.DurationVar(&opts.Idle, "idle", def.Idle, "a gap this long ends a loop; a loop is still running if its last packet is closer than this to the end of the input")
 	f.IntVar(&opts.MinPackets, "min-packets", def.MinPackets, "packets a loop needs to be reported; shorter ones are bounces")
-	f.IntVar(&opts.MaxFlows, "max-flows", def.MaxFlows, "cap on tracked DNS flows; the least recently used is evicted beyond it")
+	f.IntVar(&opts.MaxFlows, "max-flows", def.MaxFlows, "cap on tracked DNS flows (about 340 bytes each); beyond it the flow due to expire soonest is evicted")
 	f.DurationVar(&opts.FlowTimeout, "flow-timeout", def.FlowTimeout, "keep a DNS flow with unanswered queries this long without traffic (other flows go after --idle)")
 	f.BoolVar(&opts.Parallel, "parallel", true, "read and decompress inputs on other cores beside decoding (results are identical either way)")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile to this file")

@@ -46,7 +46,7 @@ var DefaultDNSPongConfig = DNSPongConfig{
 	MaxDelay:    500 * time.Millisecond,
 	Idle:        2 * time.Second,
 	MinPackets:  10,
-	MaxFlows:    1 << 19,
+	MaxFlows:    1 << 18,
 	FlowTimeout: 5 * time.Second,
 	Runs:        DefaultRunConfig,
 }

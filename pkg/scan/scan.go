@@ -73,6 +73,11 @@ func Run(paths []string, opts Options) *Result {
 	parallel := opts.Parallel && runtime.GOMAXPROCS(0) > 1
 	var shards [numShards]*shard
 	var watch [1024]uint64 // ports some detector looks at
+	maxFlows := cfg.MaxFlows
+	if maxFlows <= 0 {
+		maxFlows = detect.DefaultDNSPongConfig.MaxFlows
+	}
+	cfg.MaxFlows = max(maxFlows/numShards, 1) // the cap is for the whole scan
 	for k := range shards {
 		dp := detect.NewDNSPong(cfg)
 		sh := &shard{dns: dp, dets: []detect.Detector{dp}}
@@ -82,6 +87,7 @@ func Run(paths []string, opts Options) *Result {
 		if !opts.NoRepeat {
 			rc := detect.DefaultRepeatConfig
 			rc.Idle = dp.Config().Idle
+			rc.MaxFlows = max(rc.MaxFlows/numShards, 1)
 			sh.dets = append(sh.dets, detect.NewRepeat(rc))
 			for _, port := range rc.Ports {
 				watch[port/64] |= 1 << (port % 64)
@@ -279,7 +285,7 @@ func Run(paths []string, opts Options) *Result {
 	c := shards[0].dns.Config()
 	rep.Settings = report.Settings{
 		DNSPorts: c.DNSPorts, MaxDelayMS: float64(c.MaxDelay) / 1e6, IdleS: c.Idle.Seconds(),
-		MinPackets: c.MinPackets, MaxFlows: c.MaxFlows,
+		MinPackets: c.MinPackets, MaxFlows: c.MaxFlows * numShards,
 	}
 	res.Report = rep
 	return res
