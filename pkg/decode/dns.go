@@ -1,6 +1,8 @@
 package decode
 
 import (
+	"bytes"
+	"encoding/binary"
 	"golang.org/x/net/dns/dnsmessage"
 )
 
@@ -100,8 +102,8 @@ func ClassifyDNS(payload []byte, cut bool, depth Depth, info *DNSInfo) DNSVerdic
 // questions, the first question into info. It accepts exactly what
 // dnsmessage's Parser.Start and first Parser.Question accept: label bounds,
 // no dots inside a label, at most 10 pointers, names under 254 bytes,
-// reserved label types refused, room for the type and class. QHash is
-// FNV-1a over the presentation name, type and class.
+// reserved label types refused, room for the type and class. QHash mixes
+// the presentation name, type and class.
 func parseHeaderQuestion(msg []byte, info *DNSInfo) bool {
 	info.HasQuestion = false
 	if len(msg) < 12 {
@@ -114,8 +116,6 @@ func parseHeaderQuestion(msg []byte, info *DNSInfo) bool {
 	if msg[4] == 0 && msg[5] == 0 {
 		return true
 	}
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
 	name := &info.QName.Data
 	off, next, ptrs, n := 12, -1, 0, 0
 	for {
@@ -136,18 +136,12 @@ func parseHeaderQuestion(msg []byte, info *DNSInfo) bool {
 				if n == 0 {
 					name[0] = '.'
 					n = 1
-					h ^= '.'
-					h *= prime
 				}
 				info.QName.Length = uint8(n)
 				t := msg[next : next+4]
 				info.QType = uint16(t[0])<<8 | uint16(t[1])
 				info.QClass = uint16(t[2])<<8 | uint16(t[3])
-				for _, b := range t {
-					h ^= uint64(b)
-					h *= prime
-				}
-				info.QHash = h
+				info.QHash = nameHash(name[:n], uint64(binary.BigEndian.Uint32(t)))
 				info.HasQuestion = true
 				return true
 			}
@@ -155,19 +149,13 @@ func parseHeaderQuestion(msg []byte, info *DNSInfo) bool {
 			if end > len(msg) || n+c >= 254 {
 				return false
 			}
-			for _, v := range msg[off:end] {
-				if v == '.' {
-					return false
-				}
-				name[n] = v
-				n++
-				h ^= uint64(v)
-				h *= prime
+			label := msg[off:end]
+			if bytes.IndexByte(label, '.') >= 0 {
+				return false
 			}
+			n += copy(name[n:], label)
 			name[n] = '.'
 			n++
-			h ^= '.'
-			h *= prime
 			off = end
 		case 0xc0:
 			if off >= len(msg) {
@@ -184,6 +172,22 @@ func parseHeaderQuestion(msg []byte, info *DNSInfo) bool {
 			return false
 		}
 	}
+}
+
+// nameHash mixes a name's bytes, eight at a time, with its type and class.
+func nameHash(b []byte, typeClass uint64) uint64 {
+	h := uint64(len(b))*0x9e3779b97f4a7c15 ^ typeClass
+	for len(b) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * 0xbf58476d1ce4e5b9
+		h ^= h >> 29
+		b = b[8:]
+	}
+	var tail uint64
+	for i, c := range b {
+		tail |= uint64(c) << (8 * i)
+	}
+	h = (h ^ tail) * 0x94d049bb133111eb
+	return h ^ h>>31
 }
 
 func skipRest(p *dnsmessage.Parser) error {

@@ -26,10 +26,12 @@ func makeKey(src, dst netip.AddrPort) (flowKey, bool) {
 }
 
 func less(a [16]byte, pa uint16, b [16]byte, pb uint16) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return a[i] < b[i]
-		}
+	be := binary.BigEndian
+	if x, y := be.Uint64(a[0:8]), be.Uint64(b[0:8]); x != y {
+		return x < y
+	}
+	if x, y := be.Uint64(a[8:16]), be.Uint64(b[8:16]); x != y {
+		return x < y
 	}
 	return pa < pb
 }
@@ -62,6 +64,7 @@ type table[T any] struct {
 	max    int
 
 	wheel [wheelSize][]timer
+	sink  int64 // keeps the prefetching loads in advance from being removed
 	gran  int64 // nanoseconds per wheel bucket
 	cur   int64 // last bucket processed (time / gran)
 	init  bool
@@ -279,6 +282,13 @@ func (t *table[T]) advance(now int64, evict func(int32)) {
 		w := &t.wheel[t.cur&(wheelSize-1)]
 		due := *w
 		*w = nil
+		// Touch every due slot first: independent loads overlap their
+		// cache misses, where the loop below would take them one by one.
+		var sink int64
+		for _, tm := range due {
+			sink += t.slot(tm.idx).expiry
+		}
+		t.sink += sink
 		for _, tm := range due {
 			s := t.slot(tm.idx)
 			if !s.live || s.gen != tm.gen || s.sched > t.cur {
