@@ -127,3 +127,20 @@ func TestStdin(t *testing.T) {
 		t.Errorf("loops %+v", rep.Loops)
 	}
 }
+
+func TestProgressGoesToStderrOnly(t *testing.T) {
+	for _, mode := range []string{"always", "never"} {
+		code, out, stderr := runCLI(t, "scan", "--format", "json", "--progress", mode, "../../testdata/pcaps/machine-pong.pcap")
+		if code != ExitLoops {
+			t.Fatalf("%s: exit %d", mode, code)
+		}
+		var v map[string]any
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Errorf("%s: stdout is not one JSON document: %v", mode, err)
+		}
+		has := strings.Contains(stderr, "packets/s")
+		if has != (mode == "always") {
+			t.Errorf("--progress %s: stderr %q", mode, stderr)
+		}
+	}
+}
