@@ -141,7 +141,7 @@ func parseHeaderQuestion(msg []byte, info *DNSInfo) bool {
 				t := msg[next : next+4]
 				info.QType = uint16(t[0])<<8 | uint16(t[1])
 				info.QClass = uint16(t[2])<<8 | uint16(t[3])
-				info.QHash = nameHash(name[:n], uint64(binary.BigEndian.Uint32(t)))
+				info.QHash = HashBytes(name[:n], uint64(binary.BigEndian.Uint32(t)))
 				info.HasQuestion = true
 				return true
 			}
@@ -174,9 +174,11 @@ func parseHeaderQuestion(msg []byte, info *DNSInfo) bool {
 	}
 }
 
-// nameHash mixes a name's bytes, eight at a time, with its type and class.
-func nameHash(b []byte, typeClass uint64) uint64 {
-	h := uint64(len(b))*0x9e3779b97f4a7c15 ^ typeClass
+// HashBytes mixes b, eight bytes at a time, with seed: a fast
+// non-cryptographic hash for matching equal byte strings, such as a
+// question (seeded with its type and class) or a repeated payload.
+func HashBytes(b []byte, seed uint64) uint64 {
+	h := uint64(len(b))*0x9e3779b97f4a7c15 ^ seed
 	for len(b) >= 8 {
 		h = (h ^ binary.LittleEndian.Uint64(b)) * 0xbf58476d1ce4e5b9
 		h ^= h >> 29

@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"encoding/binary"
 	"slices"
 	"time"
 
@@ -75,21 +74,9 @@ func (h *heavy) add(x uint32) {
 
 func (h *heavy) best() uint32 { return max(h[0].count, h[1].count) }
 
-// payloadHash mixes the length and the first 64 bytes, eight at a time.
+// payloadHash hashes the payload's length and first 64 bytes.
 func payloadHash(b []byte) uint32 {
-	h := uint64(len(b)) * 0x9e3779b97f4a7c15
-	b = b[:min(len(b), 64)]
-	for len(b) >= 8 {
-		h = (h ^ binary.LittleEndian.Uint64(b)) * 0xbf58476d1ce4e5b9
-		h ^= h >> 31
-		b = b[8:]
-	}
-	var tail uint64
-	for i, c := range b {
-		tail |= uint64(c) << (8 * i)
-	}
-	h = (h ^ tail) * 0x94d049bb133111eb
-	return uint32(h ^ h>>32)
+	return uint32(decode.HashBytes(b[:min(len(b), 64)], uint64(len(b))))
 }
 
 func (r *run) packets() uint64 { return uint64(r.pkts[0]) + uint64(r.pkts[1]) }
