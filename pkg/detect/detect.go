@@ -80,10 +80,12 @@ type Loop struct {
 	PayloadCut  bool   // Payload holds fewer bytes than the datagram
 	PayloadInfo decode.PayloadInfo
 
-	// HasTrigger reports that Query, Response and the fields after them
-	// describe the exchange that started the loop. Without it, FirstNonDNS
-	// is simply the loop's first packet in the capture.
+	// HasTrigger reports that Query, Response, RCode and DelayNanos
+	// describe the exchange that started the loop. Without it they are
+	// empty, FirstNonDNS is the client's first packet of the loop and
+	// FirstPacket the loop's first captured packet.
 	HasTrigger  bool
+	FirstPacket PacketInfo // the loop's first packet (FirstNonDNS when triggered)
 	Query       PacketInfo // the last genuine query answered before the loop
 	QueryID     uint16
 	QName       string // empty when no longer known (see Detector docs)

@@ -399,6 +399,7 @@ func (d *DNSPong) startLoop(f *flowState, p *Packet, srcIsA bool) {
 	l.PayloadCut = p.Cut || n < len(p.Payload)
 	l.PayloadInfo = decode.ClassifyPayload(l.Payload)
 	l.FirstNonDNS = PacketInfo{Ref: p.Ref, Time: p.Time, Src: p.Src, Dst: p.Dst, Summary: l.PayloadInfo.Summary}
+	l.FirstPacket = l.FirstNonDNS
 	l.DelayNanos = p.Time - a.respTime
 	f.loop = ls
 	f.ans.ok = false

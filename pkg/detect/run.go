@@ -46,8 +46,11 @@ type run struct {
 	ttls        [2]uint8
 	nttl        uint8
 	// clientSeen is set by the first client packet; clientDNS tells
-	// whether that packet was a DNS message.
+	// whether that packet was a DNS message; clientRef and clientTime
+	// name it.
 	clientSeen, clientDNS bool
+	clientRef             ref
+	clientTime            int64
 }
 
 // heavy keeps the two most frequent payload hashes (Misra-Gries, k=2):
@@ -89,6 +92,7 @@ func (r *run) add(p *Packet, dir int, fromA, isDNS bool) {
 	}
 	if dir == 0 && !r.clientSeen {
 		r.clientSeen, r.clientDNS = true, isDNS
+		r.clientRef, r.clientTime = mkref(p.Ref), p.Time
 	}
 	if p.Time > r.last {
 		r.last = p.Time
@@ -145,13 +149,15 @@ func (r *run) loop(detector string, k *flowKey, serverIsA bool, payload []byte, 
 		PeakPPS:        uint64(r.peak),
 		Payload:        append([]byte(nil), payload...),
 		PayloadCut:     cut,
-		FirstNonDNS:    PacketInfo{Ref: r.first.unpack(), Time: r.start, Src: src, Dst: dst},
+		FirstPacket:    PacketInfo{Ref: r.first.unpack(), Time: r.start, Src: src, Dst: dst},
+		FirstNonDNS:    PacketInfo{Ref: r.clientRef.unpack(), Time: r.clientTime, Src: client, Dst: server},
 	}
 	l.PayloadInfo = decode.ClassifyPayload(l.Payload)
-	l.FirstNonDNS.Summary = "first packet of the run; the client repeats: " + l.PayloadInfo.Summary
+	l.FirstNonDNS.Summary = l.PayloadInfo.Summary
+	l.FirstPacket.Summary = "first packet of the loop in the capture"
 	var info decode.DNSInfo
 	if decode.ClassifyDNS(l.Payload, cut, decode.Full, &info) == decode.DNS {
-		l.FirstNonDNS.Summary = "first packet of the run; the client repeats a DNS message"
+		l.FirstNonDNS.Summary = "a DNS message, repeated"
 	}
 	for k := 0; k < int(min(r.nttl, 2)); k++ {
 		l.ClientTTLs = append(l.ClientTTLs, int(r.ttls[k]))

@@ -38,13 +38,18 @@ func (csvPrinter) Print(w io.Writer, r *Report) error {
 		for k, t := range l.ClientTTLs {
 			ttls[k] = strconv.Itoa(t)
 		}
-		t := l.Trigger
-		if t == nil {
-			t = &Trigger{FirstNonDNS: FirstNonDNS{Packet: l.FirstPacket}}
+		t := &l.Trigger
+		var q Query
+		var r Response
+		qid, delay := "", ""
+		if t.Query != nil {
+			q, qid = *t.Query, strconv.Itoa(int(t.Query.ID))
 		}
-		qid := ""
-		if l.Trigger != nil {
-			qid = strconv.Itoa(int(t.Query.ID))
+		if t.Response != nil {
+			r = *t.Response
+		}
+		if t.FirstNonDNS.DelayMS != nil {
+			delay = f(*t.FirstNonDNS.DelayMS)
 		}
 		blank := func(n uint64) string {
 			if n == 0 {
@@ -59,9 +64,9 @@ func (csvPrinter) Print(w io.Writer, r *Report) error {
 			u(l.ServerToClient.Packets), u(l.ServerToClient.Bytes),
 			f(l.RatePPS), u(l.PeakPPS), strconv.FormatBool(l.OngoingAtEnd), strings.Join(ttls, " "),
 			l.Payload.Kind, l.Payload.Text, l.Payload.Hex,
-			t.Query.File, blank(t.Query.Frame), t.Query.Time, qid, t.Query.QName, t.Query.QType,
-			t.Response.File, blank(t.Response.Frame), t.Response.Time, t.Response.RCode,
-			t.FirstNonDNS.File, u(t.FirstNonDNS.Frame), t.FirstNonDNS.Time, f(t.FirstNonDNS.DelayMS),
+			q.File, blank(q.Frame), q.Time, qid, q.QName, q.QType,
+			r.File, blank(r.Frame), r.Time, r.RCode,
+			t.FirstNonDNS.File, u(t.FirstNonDNS.Frame), t.FirstNonDNS.Time, delay,
 		}
 		for k := range row {
 			row[k] = CSVSafe(row[k])

@@ -121,16 +121,19 @@ type Response struct {
 	RCode string `json:"rcode"`
 }
 
-// FirstNonDNS is the packet that started the loop.
+// FirstNonDNS is the packet that started the loop: the client's first
+// non-DNS packet after the trigger answer, or, for a loop without a
+// captured trigger, the client's first packet of the loop.
 type FirstNonDNS struct {
 	Packet
-	DelayMS float64 `json:"delay_ms"`
+	DelayMS *float64 `json:"delay_ms"` // after the trigger answer; null without a trigger
 }
 
 // Trigger links the last genuine exchange to the first non-DNS reply.
+// Query and Response are null for a loop whose trigger was not captured.
 type Trigger struct {
-	Query       Query       `json:"query"`
-	Response    Response    `json:"response"`
+	Query       *Query      `json:"query"`
+	Response    *Response   `json:"response"`
 	FirstNonDNS FirstNonDNS `json:"first_non_dns"`
 }
 
@@ -152,12 +155,11 @@ type Loop struct {
 	ClientTTLs     []int     `json:"client_ttls"`
 	Payload        Payload   `json:"payload"`
 	// FirstPacket is the loop's first packet: the first non-DNS packet
-	// for a triggered loop, the first captured packet of the run otherwise.
-	FirstPacket Packet `json:"first_packet"`
-	// Trigger is null when the loop's start was not captured or no DNS
-	// exchange explains it (detector udp-pong).
-	Trigger *Trigger `json:"trigger"`
-	Advice  string   `json:"advice"`
+	// for a triggered loop, the first captured packet of the loop
+	// otherwise.
+	FirstPacket Packet  `json:"first_packet"`
+	Trigger     Trigger `json:"trigger"`
+	Advice      string  `json:"advice"`
 }
 
 // Timestamp formats nanoseconds since the epoch as RFC 3339 UTC with nine
@@ -205,14 +207,14 @@ func FromLoop(l *detect.Loop, files []string) Loop {
 			Length: len(l.Payload), Cut: l.PayloadCut, Summary: ValidUTF8(pi.Summary),
 			TFTPOpcode: pi.TFTPOpcode, TFTPErrorCode: pi.TFTPErrorCode,
 		},
-		FirstPacket: pkt(l.FirstNonDNS),
+		FirstPacket: pkt(l.FirstPacket),
+		Trigger:     Trigger{FirstNonDNS: FirstNonDNS{Packet: pkt(l.FirstNonDNS)}},
 	}
 	if l.HasTrigger {
-		out.Trigger = &Trigger{
-			Query:       Query{Packet: pkt(l.Query), ID: l.QueryID, QName: ValidUTF8(l.QName), QType: decode.TypeName(l.QType)},
-			Response:    Response{Packet: pkt(l.Response), RCode: decode.RCodeName(l.RCode)},
-			FirstNonDNS: FirstNonDNS{Packet: pkt(l.FirstNonDNS), DelayMS: float64(l.DelayNanos) / 1e6},
-		}
+		delay := float64(l.DelayNanos) / 1e6
+		out.Trigger.Query = &Query{Packet: pkt(l.Query), ID: l.QueryID, QName: ValidUTF8(l.QName), QType: decode.TypeName(l.QType)}
+		out.Trigger.Response = &Response{Packet: pkt(l.Response), RCode: decode.RCodeName(l.RCode)}
+		out.Trigger.FirstNonDNS.DelayMS = &delay
 	}
 	out.Advice = advice(l)
 	return out

@@ -85,14 +85,16 @@ func printLoop(w *errWriter, n int, l *Loop) {
 		w.printf("    %-9s %s#%d  %s  %s -> %s  %s%s\n", what, Escape(Base(p.File)), p.Frame, p.Time,
 			hostPort(p.Src), hostPort(p.Dst), Escape(p.Summary), extra)
 	}
-	if t := l.Trigger; t != nil {
+	t := &l.Trigger
+	if t.Query != nil && t.Response != nil && t.FirstNonDNS.DelayMS != nil {
 		w.printf("\n  trigger:\n")
 		line("query", &t.Query.Packet, "")
 		line("response", &t.Response.Packet, "")
-		line("non-DNS", &t.FirstNonDNS.Packet, fmt.Sprintf("  (%.3f ms after the response)", t.FirstNonDNS.DelayMS))
+		line("non-DNS", &t.FirstNonDNS.Packet, fmt.Sprintf("  (%.3f ms after the response)", *t.FirstNonDNS.DelayMS))
 	} else {
 		w.printf("\n  no trigger in the capture (%s: the loop was already running, or no DNS exchange explains it):\n", l.Detector)
 		line("first", &l.FirstPacket, "")
+		line("client", &t.FirstNonDNS.Packet, "")
 	}
 	ttls := make([]string, len(l.ClientTTLs))
 	for i, v := range l.ClientTTLs {
@@ -110,8 +112,8 @@ func printLoop(w *errWriter, n int, l *Loop) {
 		cut = ", cut"
 	}
 	what := "first non-DNS payload"
-	if l.Trigger == nil {
-		what = "first payload"
+	if l.Trigger.Query == nil {
+		what = "client payload"
 	}
 	w.printf("  %s (%s, %d bytes%s):\n", what, l.Payload.Kind, l.Payload.Length, cut)
 	raw, _ := hex.DecodeString(l.Payload.Hex)

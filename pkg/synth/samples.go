@@ -148,6 +148,8 @@ func Samples() ([]Sample, error) {
 		sampleJunkFormErr,
 		sampleOneWayFlood,
 		sampleTwoLoops,
+		sampleMidLoop,
+		sampleLateJunk,
 	}
 	out := make([]Sample, 0, len(builders))
 	for _, b := range builders {
@@ -635,5 +637,44 @@ func sampleTwoLoops() (Sample, error) {
 		name: "two-loops", file: "two-loops.pcap", s: s,
 		loops: []namedLoop{{a, "L1"}, {b, "L2"}}, pcap: PcapFormat{Link: LinkEthernet},
 		notes: "two loops from different clients: L1 IPv4 (stops after 201 packets, not ongoing), L2 IPv6 with TFTP error 5 'Unknown transfer ID' (runs to the end)",
+	}.build()
+}
+
+// sampleMidLoop is a capture that starts while a loop is already running:
+// its trigger was never captured.
+func sampleMidLoop() (Sample, error) {
+	s := NewScenario(21, ethernet())
+	if err := s.AddNoise(noiseV4(0, 0, sec(4.5), 25)); err != nil {
+		return Sample{}, err
+	}
+	id, err := s.AddLoop(Loop{
+		Client: mustAP(seedClient), Server: mustAP(server53),
+		Start: at(sec(0.002)), NoTrigger: true, Interval: ms(4), Until: at(sec(2)),
+	})
+	if err != nil {
+		return Sample{}, err
+	}
+	return sampleSpec{
+		name: "midloop", file: "midloop.pcap", s: s, loops: []namedLoop{{id, "L1"}}, pcap: PcapFormat{Link: LinkEthernet},
+		notes: "the capture starts while the seed loop is already running: reported without a trigger (first_non_dns is the first captured loop packet); it stops at 2 s, more than 2 s before the end",
+	}.build()
+}
+
+// sampleLateJunk is a trap: a genuine exchange, then a sustained non-DNS
+// ping-pong that starts after --max-delay.
+func sampleLateJunk() (Sample, error) {
+	s := NewScenario(22, ethernet())
+	if err := s.AddNoise(noiseV4(0, 0, sec(3), 25)); err != nil {
+		return Sample{}, err
+	}
+	if _, err := s.AddLoop(Loop{
+		Client: mustAP(seedClient), Server: mustAP(server53),
+		Start: at(sec(0.3)), Kind: Referral, FirstDelay: ms(700), Interval: ms(4), Packets: 300,
+	}); err != nil {
+		return Sample{}, err
+	}
+	return sampleSpec{
+		name: "late-junk", file: "late-junk.pcap", s: s, pcap: PcapFormat{Link: LinkEthernet},
+		notes: "trap: a genuine answered query, then a TFTP/FORMERR ping-pong that starts 700 ms after the answer, past --max-delay: no loop",
 	}.build()
 }

@@ -66,6 +66,7 @@ type event struct {
 type loopInfo struct {
 	client, server netip.AddrPort
 	class          string
+	noTrigger      bool
 }
 
 // Scenario scripts UDP traffic on one or more capture interfaces and
@@ -295,7 +296,8 @@ type Loop struct {
 	// (forcing fragmentation when it exceeds the link MTU).
 	PadTo int
 	// NoTrigger leaves out the genuine query and response: the loop
-	// starts with junk (a trap that must not be reported).
+	// starts with junk. Mid-capture that is a trap; at the start of a
+	// capture it is a loop that began before the capture did.
 	NoTrigger bool
 	// ResponseDelay is the time from query to response; 0 means 100µs.
 	ResponseDelay time.Duration
@@ -340,7 +342,7 @@ func (s *Scenario) AddLoop(l Loop) (LoopID, error) {
 	if l.Packets <= 0 && l.Until.IsZero() {
 		return 0, errors.New("synth: loop needs a packet count or an end time")
 	}
-	s.loops = append(s.loops, loopInfo{client: l.Client, server: l.Server, class: l.Class})
+	s.loops = append(s.loops, loopInfo{client: l.Client, server: l.Server, class: l.Class, noTrigger: l.NoTrigger})
 	if l.Class == "" {
 		s.loops[len(s.loops)-1].class = "tftp"
 	}

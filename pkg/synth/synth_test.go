@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -420,7 +421,7 @@ func TestLoopAndTruth(t *testing.T) {
 		t.Errorf("frames JSON %s, want %s", b, want)
 	}
 	var back LoopFrames
-	if err := json.Unmarshal(b, &back); err != nil || back != lt2.Frames {
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, lt2.Frames) {
 		t.Errorf("round trip %+v (err %v)", back, err)
 	}
 }

@@ -67,9 +67,9 @@ type LoopTruth struct {
 
 // LoopFrames locates a loop's key packets.
 type LoopFrames struct {
-	TriggerQuery    FrameRef `json:"trigger_query"`
-	TriggerResponse FrameRef `json:"trigger_response"`
-	FirstNonDNS     FrameRef `json:"first_non_dns"`
+	TriggerQuery    *FrameRef `json:"trigger_query,omitempty"`    // absent for a loop without a captured trigger
+	TriggerResponse *FrameRef `json:"trigger_response,omitempty"` // absent for a loop without a captured trigger
+	FirstNonDNS     FrameRef  `json:"first_non_dns"`              // the loop's first packet
 }
 
 // FrameRef is a 1-based frame number (Wireshark numbering) within a file.
@@ -168,7 +168,7 @@ func (s *Scenario) LoopTruth(files []File, id LoopID, name string) (LoopTruth, e
 			}
 		}
 	}
-	if query < 0 || resp < 0 || first < 0 {
+	if first < 0 || !info.noTrigger && (query < 0 || resp < 0) {
 		return LoopTruth{}, fmt.Errorf("synth: loop %d lacks a trigger or a non-dns packet in the files", id)
 	}
 	packets := 0
@@ -187,11 +187,11 @@ func (s *Scenario) LoopTruth(files []File, id LoopID, name string) (LoopTruth, e
 		End:          UnixSeconds(end),
 		OngoingAtEnd: lastTime.Sub(end) < OngoingWindow,
 		PayloadClass: info.class,
-		Frames: LoopFrames{
-			TriggerQuery:    all[query].ref,
-			TriggerResponse: all[resp].ref,
-			FirstNonDNS:     all[first].ref,
-		},
+		Frames:       LoopFrames{FirstNonDNS: all[first].ref},
+	}
+	if !info.noTrigger {
+		q, r := all[query].ref, all[resp].ref
+		lt.Frames.TriggerQuery, lt.Frames.TriggerResponse = &q, &r
 	}
 	if d := end.Sub(start); d > 0 {
 		lt.RatePPS = float64(packets) / d.Seconds()
