@@ -118,7 +118,13 @@ type iface struct {
 // Open starts reading a capture from r and reads its file header. name is
 // used in errors only. A gzip stream is decompressed transparently.
 func Open(name string, r io.Reader) (*Reader, error) {
-	cr := &Reader{name: name, w: newWindow(r, initialWindow)}
+	return OpenSize(name, r, initialWindow)
+}
+
+// OpenSize is Open with a read buffer of size bytes to start with (it grows
+// when a record needs more): smaller for scans of many files at once.
+func OpenSize(name string, r io.Reader, size int) (*Reader, error) {
+	cr := &Reader{name: name, w: newWindow(r, size)}
 	if err := cr.start(); err != nil {
 		return nil, err
 	}
@@ -200,7 +206,7 @@ func (r *Reader) start() error {
 			return r.fail(0, 0, fmt.Errorf("%w: gzip header: %v", sentinel, err))
 		}
 		r.gz = true
-		r.w = newWindow(zr, initialWindow)
+		r.w = newWindow(zr, len(r.w.buf))
 		head, _ = r.w.peek(8)
 		if len(head) == 0 {
 			if r.w.err != nil && !errors.Is(r.w.err, io.EOF) {

@@ -17,6 +17,9 @@ import (
 	"github.com/pongscan/pongscan/pkg/report"
 )
 
+// maxPrefetch is the most inputs read on goroutines of their own.
+const maxPrefetch = 4
+
 // Options configure a scan.
 type Options struct {
 	DNSPong detect.DNSPongConfig
@@ -124,7 +127,11 @@ func Run(paths []string, opts Options) *Result {
 			r = f
 		}
 		in.counter = &countingReader{r: r}
-		cr, err := capture.Open(p, in.counter)
+		bufSize := 1 << 20
+		if len(paths) > 8 {
+			bufSize = 64 << 10 // many rotated files: bounded memory first
+		}
+		cr, err := capture.OpenSize(p, in.counter, bufSize)
 		if err != nil {
 			in.fail(res, err)
 			continue
@@ -132,8 +139,10 @@ func Run(paths []string, opts Options) *Result {
 		in.reader = cr
 		in.info.Format = string(cr.Format())
 		in.info.Gzip = cr.Gzip()
-		if parallel && (cr.Gzip() || len(paths) > 1) {
-			// Decompressing, or reading several files, beside decoding.
+		if parallel && len(paths) <= maxPrefetch && (cr.Gzip() || len(paths) > 1) {
+			// Decompressing, or reading a few files, beside decoding.
+			// Many rotated files are read inline: the merge reads them
+			// one after another anyway, and each prefetcher holds 5 MiB.
 			srcs = append(srcs, capture.NewPrefetch(cr))
 		} else {
 			srcs = append(srcs, cr)
