@@ -473,3 +473,33 @@ func TestDNSPongRunWithoutTrigger(t *testing.T) {
 		})
 	}
 }
+
+// A loop that multiplies: the resolver retries its query, the retry's
+// answer bounces too, and the 5-tuple carries two, then four ping-pongs at
+// once. It stays one loop, and peak_pps shows the growth.
+func TestDNSPongGrowingLoop(t *testing.T) {
+	f := &feed{d: NewDNSPong(DNSPongConfig{})}
+	f.send(0, client, server, query(t, 1, "a.example."), false)
+	f.send(100*time.Microsecond, server, client, response(t, 1, "a.example.", dnsmessage.RCodeSuccess), false)
+	at := time.Millisecond
+	inFlight := 1
+	for at < 3*time.Second {
+		if at >= time.Second && inFlight == 1 || at >= 2*time.Second && inFlight == 2 {
+			inFlight *= 2
+		}
+		for k := 0; k < inFlight; k++ {
+			f.send(at+time.Duration(k)*time.Microsecond, client, server, tftpError(), false)
+			f.send(at+time.Duration(k)*time.Microsecond+5*time.Millisecond, server, client, formErr(5), false)
+		}
+		at += 10 * time.Millisecond
+	}
+	loops := f.d.Finish(f.now)
+	if len(loops) != 1 {
+		t.Fatalf("loops = %d, want 1", len(loops))
+	}
+	l := loops[0]
+	// 100 round trips a second: 200 packets/s, then 400, then 800.
+	if l.PeakPPS != 800 || l.Packets != 200+400+800 {
+		t.Errorf("peak %d, packets %d; want 800 and 1400", l.PeakPPS, l.Packets)
+	}
+}
