@@ -17,6 +17,9 @@ const (
 	LinkIPv4     = 228
 	LinkIPv6     = 229
 	LinkSLL2     = 276
+	LinkPPI      = 192 // Per-Packet Information header, then the inner link type
+	LinkNFLOG    = 239 // Linux netfilter log: TLVs, one of them the IP packet
+	LinkPKTAP    = 258 // Apple PKTAP header, then the inner link type
 )
 
 // Kind says what a frame turned out to be.
@@ -174,6 +177,35 @@ func (d *Decoder) decode(link uint32, data []byte, origLen int, now int64, p *Pa
 		default:
 			return KindNotIP
 		}
+	case LinkPPI, LinkPKTAP:
+		// A header naming the inner link type: peel it once (no nesting).
+		inner, rest, ok := innerLink(link, data)
+		if !ok {
+			return KindMalformed
+		}
+		if inner == LinkPPI || inner == LinkPKTAP {
+			return KindUnknownLink
+		}
+		// The wire length shrinks by the header, so only a real snap-length
+		// cut marks the inner frame cut.
+		return d.decode(inner, rest, origLen-(len(data)-len(rest)), now, p)
+	case LinkNFLOG:
+		ip, ok := nflogPayload(data)
+		if !ok {
+			return KindNotIP
+		}
+		if len(ip) < 1 {
+			return KindMalformed
+		}
+		switch ip[0] >> 4 {
+		case 4:
+			et = etherIPv4
+		case 6:
+			et = etherIPv6
+		default:
+			return KindMalformed
+		}
+		data = ip
 	default:
 		return KindUnknownLink
 	}
@@ -185,6 +217,52 @@ func (d *Decoder) decode(link uint32, data []byte, origLen int, now int64, p *Pa
 		return d.ipv6(data, cut, now, p)
 	}
 	return KindNotIP
+}
+
+// innerLink reads a PPI or PKTAP header: the inner link type and the bytes
+// after the header. Both headers are little-endian.
+func innerLink(link uint32, b []byte) (uint32, []byte, bool) {
+	var hlen int
+	var inner uint32
+	if link == LinkPPI {
+		if len(b) < 8 {
+			return 0, nil, false
+		}
+		hlen = int(binary.LittleEndian.Uint16(b[2:4]))
+		inner = binary.LittleEndian.Uint32(b[4:8])
+	} else {
+		if len(b) < 8 {
+			return 0, nil, false
+		}
+		hlen = int(binary.LittleEndian.Uint32(b[0:4]))
+		inner = binary.LittleEndian.Uint32(b[4:8])
+	}
+	if hlen < 8 || hlen > len(b) {
+		return 0, nil, false
+	}
+	return inner, b[hlen:], true
+}
+
+// nflogPayload finds the NFULA_PAYLOAD TLV (type 9) of an NFLOG record:
+// a 4-byte header, then TLVs of a 2-byte length (header included) and a
+// 2-byte type, in host byte order (little-endian here), padded to 4 bytes.
+func nflogPayload(b []byte) ([]byte, bool) {
+	if len(b) < 4 {
+		return nil, false
+	}
+	b = b[4:]
+	for len(b) >= 4 {
+		n := int(binary.LittleEndian.Uint16(b[0:2]))
+		typ := binary.LittleEndian.Uint16(b[2:4]) & 0x7fff
+		if n < 4 || n > len(b) {
+			return nil, false
+		}
+		if typ == 9 {
+			return b[4:n], true
+		}
+		b = b[min((n+3)&^3, len(b)):]
+	}
+	return nil, false
 }
 
 const (

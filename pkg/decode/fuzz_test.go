@@ -11,7 +11,7 @@ import (
 )
 
 // The link types Decode peels, in a fixed order the fuzzer indexes.
-var fuzzLinks = []uint32{LinkNull, LinkEthernet, LinkRaw12, LinkRaw14, LinkRaw, LinkLoop, LinkSLL, LinkIPv4, LinkIPv6, LinkSLL2}
+var fuzzLinks = []uint32{LinkNull, LinkEthernet, LinkRaw12, LinkRaw14, LinkRaw, LinkLoop, LinkSLL, LinkIPv4, LinkIPv6, LinkSLL2, LinkPPI, LinkNFLOG, LinkPKTAP}
 
 // fuzzDNS is a DNS query for example.com, type A.
 var fuzzDNS = []byte{0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
@@ -102,7 +102,18 @@ func wrapLinks(ip []byte) map[uint32][]byte {
 	null := binary.LittleEndian.AppendUint32(nil, fam)
 	loop := binary.BigEndian.AppendUint32(nil, fam)
 	cat := func(h []byte) []byte { return append(append([]byte{}, h...), ip...) }
+	// NFLOG: family, version, resource id, then a prefix TLV and the
+	// payload TLV (type 9), lengths little-endian.
+	nflog := []byte{byte(fam), 0, 0, 0, 8, 0, 1, 0, 0, 0, 0, 0}
+	nflog = binary.LittleEndian.AppendUint16(nflog, uint16(min(4+len(ip), 0xffff)))
+	nflog = binary.LittleEndian.AppendUint16(nflog, 9)
+	// PKTAP and PPI: a header naming Ethernet as the inner link type.
+	pktap := append(binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, 8), LinkEthernet), eth...)
+	ppi := append(binary.LittleEndian.AppendUint32([]byte{0, 0, 8, 0}, LinkEthernet), eth...)
 	return map[uint32][]byte{
+		LinkNFLOG:    cat(nflog),
+		LinkPKTAP:    cat(pktap),
+		LinkPPI:      cat(ppi),
 		LinkEthernet: cat(eth),
 		LinkSLL:      cat(sll),
 		LinkSLL2:     cat(sll2),
@@ -249,7 +260,7 @@ func FuzzDecode(f *testing.F) {
 		// The same bytes as an IP packet must decode alike under every
 		// link layer that can carry it.
 		var want result
-		for i, link := range []uint32{LinkRaw, LinkRaw12, LinkRaw14, LinkEthernet, LinkSLL, LinkSLL2, LinkNull, LinkLoop} {
+		for i, link := range []uint32{LinkRaw, LinkRaw12, LinkRaw14, LinkEthernet, LinkSLL, LinkSLL2, LinkNull, LinkLoop, LinkPPI, LinkNFLOG, LinkPKTAP} {
 			frame := wrapLinks(data)[link]
 			d := NewDecoder(lim)
 			got := decodeOne(t, d, link, frame, len(frame)+int(extra), 0)
