@@ -186,7 +186,7 @@ func printSummary(w *errWriter, r *Report) {
 // LinkTypeName names a LINKTYPE_ value.
 func LinkTypeName(lt uint32) string {
 	names := map[uint32]string{0: "NULL", 1: "ETHERNET", 12: "RAW", 14: "RAW", 101: "RAW", 108: "LOOP", 113: "LINUX_SLL",
-		105: "IEEE802_11", 127: "IEEE802_11_RADIOTAP", 228: "IPV4", 229: "IPV6", 276: "LINUX_SLL2", 9: "PPP", 239: "NFLOG", 258: "PKTAP"}
+		105: "IEEE802_11", 127: "IEEE802_11_RADIOTAP", 192: "PPI", 228: "IPV4", 229: "IPV6", 276: "LINUX_SLL2", 9: "PPP", 239: "NFLOG", 258: "PKTAP"}
 	if n, ok := names[lt]; ok {
 		return fmt.Sprintf("%s (%d)", n, lt)
 	}
