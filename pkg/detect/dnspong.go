@@ -130,7 +130,6 @@ type DNSPong struct {
 	loops                []Loop
 	runLoops             []Loop
 	samples              map[int32]sample // client payload samples of runs past 2 packets
-	active               int
 	now                  int64
 	ticking              bool  // now holds a packet time (times may be negative)
 	first                int64 // time of the first packet seen
@@ -403,7 +402,6 @@ func (d *DNSPong) startLoop(f *flowState, p *Packet, srcIsA bool) {
 	l.DelayNanos = p.Time - a.respTime
 	f.loop = ls
 	f.ans.ok = false
-	d.active++
 	d.extendLoop(ls, p, srcIsA)
 }
 
@@ -453,7 +451,6 @@ func (d *DNSPong) extendLoop(ls *loopState, p *Packet, srcIsA bool) {
 func (d *DNSPong) closeLoop(f *flowState) {
 	ls := f.loop
 	f.loop = nil
-	d.active--
 	l := ls.l
 	switch {
 	case l.Packets < uint64(d.cfg.MinPackets):

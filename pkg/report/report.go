@@ -153,7 +153,10 @@ type Loop struct {
 	PeakPPS        uint64    `json:"peak_pps"`
 	OngoingAtEnd   bool      `json:"ongoing_at_end"`
 	ClientTTLs     []int     `json:"client_ttls"`
-	Payload        Payload   `json:"payload"`
+	// ClientTTLsMore is set when the client used more distinct TTLs than
+	// client_ttls lists (16 for triggered loops, 2 otherwise).
+	ClientTTLsMore bool    `json:"client_ttls_more,omitempty"`
+	Payload        Payload `json:"payload"`
 	// FirstPacket is the loop's first packet: the first non-DNS packet
 	// for a triggered loop, the first captured packet of the loop
 	// otherwise.
@@ -202,6 +205,7 @@ func FromLoop(l *detect.Loop, files []string) Loop {
 		PeakPPS:        l.PeakPPS,
 		OngoingAtEnd:   l.Ongoing,
 		ClientTTLs:     ttls,
+		ClientTTLsMore: l.TTLsCapped,
 		Payload: Payload{
 			Kind: string(pi.Kind), Text: ValidUTF8(pi.Text), Hex: hex.EncodeToString(l.Payload),
 			Length: len(l.Payload), Cut: l.PayloadCut, Summary: ValidUTF8(pi.Summary),
