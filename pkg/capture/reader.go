@@ -99,6 +99,7 @@ type Reader struct {
 
 	// pcap
 	nano     bool
+	recHdr   int // record header length: 16, or 24 in modified pcap
 	linkType uint32
 
 	// pcapng
@@ -232,8 +233,6 @@ func (r *Reader) start() error {
 		return r.fail(0, 0, fmt.Errorf("%w: lz4-compressed (decompress it first: lz4 -d)", ErrUnsupported))
 	case bytes.HasPrefix(head, magicSnoop):
 		return r.fail(0, 0, fmt.Errorf("%w: Solaris snoop capture (convert it: editcap -F pcap)", ErrUnsupported))
-	case len(head) >= 4 && isModifiedPcapMagic(head[:4]):
-		return r.fail(0, 0, fmt.Errorf("%w: Kuznetsov/Navtel modified pcap (convert it: editcap -F pcap)", ErrUnsupported))
 	}
 	if len(head) < 4 {
 		return r.fail(0, 0, fmt.Errorf("%w: only %d bytes", ErrNotCapture, len(head)))
@@ -281,11 +280,12 @@ const (
 
 func isPcapMagic(b []byte) bool {
 	le, be := binary.LittleEndian.Uint32(b), binary.BigEndian.Uint32(b)
-	return le == pcapMagicMicro || le == pcapMagicNano || be == pcapMagicMicro || be == pcapMagicNano
-}
-
-func isModifiedPcapMagic(b []byte) bool {
-	return binary.LittleEndian.Uint32(b) == pcapMagicMod || binary.BigEndian.Uint32(b) == pcapMagicMod
+	for _, m := range [...]uint32{pcapMagicMicro, pcapMagicNano, pcapMagicMod} {
+		if le == m || be == m {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Reader) startPcap() error {
@@ -293,13 +293,20 @@ func (r *Reader) startPcap() error {
 	if err != nil {
 		return r.fail(0, int64(len(h)), r.cut("pcap file header is %d of 24 bytes", len(h)))
 	}
-	switch {
-	case binary.LittleEndian.Uint32(h) == pcapMagicMicro:
+	r.recHdr = 16
+	switch le, be := binary.LittleEndian.Uint32(h), binary.BigEndian.Uint32(h); {
+	case le == pcapMagicMicro:
 		r.order = binary.LittleEndian
-	case binary.LittleEndian.Uint32(h) == pcapMagicNano:
+	case le == pcapMagicNano:
 		r.order, r.nano = binary.LittleEndian, true
-	case binary.BigEndian.Uint32(h) == pcapMagicMicro:
+	case le == pcapMagicMod:
+		// Kuznetsov's modified pcap (Linux, old tcpdump): 8 more bytes
+		// per record (ifindex, protocol, packet type).
+		r.order, r.recHdr = binary.LittleEndian, 24
+	case be == pcapMagicMicro:
 		r.order = binary.BigEndian
+	case be == pcapMagicMod:
+		r.order, r.recHdr = binary.BigEndian, 24
 	default:
 		r.order, r.nano = binary.BigEndian, true
 	}
@@ -321,10 +328,10 @@ func (r *Reader) startPcap() error {
 func (r *Reader) nextPcap(rec *Record) error {
 	// Fast path: the whole record is already buffered. Same checks as
 	// below, without the calls.
-	if w := r.w; w.end-w.pos >= 16 {
-		h := w.buf[w.pos : w.pos+16]
+	if w := r.w; w.end-w.pos >= r.recHdr {
+		h := w.buf[w.pos : w.pos+r.recHdr]
 		capLen := r.order.Uint32(h[8:12])
-		if capLen <= MaxPacket && w.end-w.pos >= 16+int(capLen) {
+		if capLen <= MaxPacket && w.end-w.pos >= r.recHdr+int(capLen) {
 			origLen := r.order.Uint32(h[12:16])
 			ns := int64(r.order.Uint32(h[4:8]))
 			if !r.nano {
@@ -332,12 +339,12 @@ func (r *Reader) nextPcap(rec *Record) error {
 			}
 			r.frame++
 			rec.Offset = w.base + int64(w.pos)
-			rec.Data = w.buf[w.pos+16 : w.pos+16+int(capLen)]
+			rec.Data = w.buf[w.pos+r.recHdr : w.pos+r.recHdr+int(capLen)]
 			rec.OrigLen = int(max(origLen, capLen))
 			rec.Time = int64(r.order.Uint32(h[0:4]))*1e9 + ns
 			rec.LinkType = r.linkType
 			rec.Frame = r.frame
-			w.pos += 16 + int(capLen)
+			w.pos += r.recHdr + int(capLen)
 			return nil
 		}
 	}
@@ -346,9 +353,9 @@ func (r *Reader) nextPcap(rec *Record) error {
 	if r.w.atEOF() {
 		return io.EOF
 	}
-	h, err := r.w.peek(16)
+	h, err := r.w.peek(r.recHdr)
 	if err != nil {
-		return r.fail(frame, off, r.cut("record header is %d of 16 bytes", len(h)))
+		return r.fail(frame, off, r.cut("record header is %d of %d bytes", len(h), r.recHdr))
 	}
 	sec := r.order.Uint32(h[0:4])
 	frac := r.order.Uint32(h[4:8])
@@ -357,16 +364,16 @@ func (r *Reader) nextPcap(rec *Record) error {
 	if capLen > MaxPacket {
 		return r.fail(frame, off, fmt.Errorf("%w: record claims %d captured bytes, more than the %d accepted", ErrDamaged, capLen, MaxPacket))
 	}
-	b, err := r.w.next(16 + int(capLen))
+	b, err := r.w.next(r.recHdr + int(capLen))
 	if err != nil {
-		return r.fail(frame, off, r.cut("record of %d bytes has only %d", capLen, max(len(b)-16, 0)))
+		return r.fail(frame, off, r.cut("record of %d bytes has only %d", capLen, max(len(b)-r.recHdr, 0)))
 	}
 	ns := int64(frac)
 	if !r.nano {
 		ns *= 1000
 	}
 	r.frame = frame
-	rec.Data = b[16:]
+	rec.Data = b[r.recHdr:]
 	rec.OrigLen = int(max(origLen, capLen))
 	rec.Time = int64(sec)*1e9 + ns
 	rec.LinkType = r.linkType
