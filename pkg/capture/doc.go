@@ -1,5 +1,6 @@
 // Package capture reads packet-capture files: classic pcap (microsecond or
-// nanosecond timestamps, either byte order) and pcapng (several sections and
+// nanosecond timestamps, either byte order; also Kuznetsov's modified
+// pcap) and pcapng (several sections and
 // interfaces, each interface with its own link type and timestamp
 // resolution), either one optionally gzip-compressed.
 //
@@ -12,4 +13,6 @@
 //
 // Merge combines several readers into one stream in timestamp order, the way
 // mergecap does, so rotated capture files are scanned as one capture.
+// Prefetch runs a reader on its own goroutine and hands records over in
+// batches.
 package capture
