@@ -11,6 +11,9 @@ type RepeatConfig struct {
 	// Ports are the service ports watched: a flow is watched when either
 	// end uses one.
 	Ports []uint16
+	// Exclude are ports whose flows belong to another detector (the DNS
+	// ports): a flow with one of them on either end is not watched.
+	Exclude []uint16
 	// Idle is the gap that ends a run of packets.
 	Idle time.Duration
 	// Runs holds the loop rules.
@@ -69,6 +72,9 @@ func NewRepeat(cfg RepeatConfig) *Repeat {
 	for _, p := range cfg.Ports {
 		r.ports[p/64] |= 1 << (p % 64)
 	}
+	for _, p := range cfg.Exclude {
+		r.exclude[p/64] |= 1 << (p % 64)
+	}
 	r.evictIdle = func(i int32) { r.evict(i, false) }
 	r.evictFull = func(i int32) { r.evict(i, true) }
 	return r
@@ -85,8 +91,9 @@ func (r *Repeat) watched(p uint16) bool { return r.ports[p/64]&(1<<(p%64)) != 0 
 
 // Observe implements Detector.
 func (r *Repeat) Observe(p *Packet) {
-	sw, dw := r.watched(p.Src.Port()), r.watched(p.Dst.Port())
-	if !sw && !dw {
+	sp, dp := p.Src.Port(), p.Dst.Port()
+	sw, dw := r.watched(sp), r.watched(dp)
+	if !sw && !dw || r.exclude[sp/64]&(1<<(sp%64)) != 0 || r.exclude[dp/64]&(1<<(dp%64)) != 0 {
 		return
 	}
 	if p.Time > r.now || !r.ticking {

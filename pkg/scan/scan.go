@@ -91,6 +91,7 @@ func Run(paths []string, opts Options) *Result {
 			rc := detect.DefaultRepeatConfig
 			rc.Idle = dp.Config().Idle
 			rc.MaxFlows = max(rc.MaxFlows/numShards, 1)
+			rc.Exclude = dp.Config().DNSPorts // DNS flows are DNSPong's, even with a port 123 client
 			sh.dets = append(sh.dets, detect.NewRepeat(rc))
 			for _, port := range rc.Ports {
 				watch[port/64] |= 1 << (port % 64)
