@@ -38,6 +38,7 @@ var DefaultRepeatConfig = RepeatConfig{
 type Repeat struct {
 	cfg                  RepeatConfig
 	ports                [1024]uint64
+	exclude              [1024]uint64
 	flows                *table[repeatFlow]
 	loops                []Loop
 	samples              map[int32]sample
