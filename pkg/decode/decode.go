@@ -143,15 +143,8 @@ func (d *Decoder) decode(link uint32, data []byte, origLen int, now int64, p *Pa
 		et = binary.BigEndian.Uint16(data[0:2])
 		data = data[20:]
 	case LinkRaw, LinkRaw12, LinkRaw14, LinkIPv4, LinkIPv6:
-		if len(data) < 1 {
-			return KindMalformed
-		}
-		switch data[0] >> 4 {
-		case 4:
-			et = etherIPv4
-		case 6:
-			et = etherIPv6
-		default:
+		var ok bool
+		if et, ok = ipVersion(data); !ok {
 			return KindMalformed
 		}
 	case LinkNull, LinkLoop:
@@ -194,15 +187,7 @@ func (d *Decoder) decode(link uint32, data []byte, origLen int, now int64, p *Pa
 		if !ok {
 			return KindNotIP
 		}
-		if len(ip) < 1 {
-			return KindMalformed
-		}
-		switch ip[0] >> 4 {
-		case 4:
-			et = etherIPv4
-		case 6:
-			et = etherIPv6
-		default:
+		if et, ok = ipVersion(ip); !ok {
 			return KindMalformed
 		}
 		data = ip
@@ -217,6 +202,20 @@ func (d *Decoder) decode(link uint32, data []byte, origLen int, now int64, p *Pa
 		return d.ipv6(data, cut, now, p)
 	}
 	return KindNotIP
+}
+
+// ipVersion gives the ethertype of a bare IP packet from its version nibble.
+func ipVersion(b []byte) (uint16, bool) {
+	if len(b) < 1 {
+		return 0, false
+	}
+	switch b[0] >> 4 {
+	case 4:
+		return etherIPv4, true
+	case 6:
+		return etherIPv6, true
+	}
+	return 0, false
 }
 
 // innerLink reads a PPI or PKTAP header: the inner link type and the bytes
