@@ -1,8 +1,8 @@
 package decode
 
 import (
-	"bytes"
 	"encoding/binary"
+
 	"golang.org/x/net/dns/dnsmessage"
 )
 
@@ -149,11 +149,15 @@ func parseHeaderQuestion(msg []byte, info *DNSInfo) bool {
 			if end > len(msg) || n+c >= 254 {
 				return false
 			}
-			label := msg[off:end]
-			if bytes.IndexByte(label, '.') >= 0 {
-				return false
+			// Labels are short: a byte loop beats IndexByte plus copy,
+			// two calls per label.
+			for _, b := range msg[off:end] {
+				if b == '.' {
+					return false
+				}
+				name[n] = b
+				n++
 			}
-			n += copy(name[n:], label)
 			name[n] = '.'
 			n++
 			off = end
