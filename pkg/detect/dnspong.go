@@ -81,23 +81,38 @@ type answered struct {
 }
 
 type flowState struct {
-	server   int8 // 0 unknown, 1 endpoint a is the server, 2 endpoint b
+	loop     *loopState
+	runLast  int64 // time of the current run's last packet
+	runIdx   int32 // 1 + index of the current run's statistics in DNSPong.runs; 0 when untracked
+	server   int8  // 0 unknown, 1 endpoint a is the server, 2 endpoint b
 	npending uint8
 	next     uint8
-	sampled  bool // samples holds this flow's client payload sample
-	runTrig  bool // a triggered loop started during the current run
-	pending  [pendingCap]pending
-	ans      answered
-	run      run
-	loop     *loopState
+	runOpen  bool // a run is in progress
+	// runWindow: the current run began within Idle of the start of the
+	// input, so it could still be a loop without a trigger (or, when
+	// untracked, it must stay whole so that a later packet does not begin
+	// one). Such flows are kept for Idle after their last packet.
+	runWindow bool
+	runTrig   bool // a triggered loop started during the current run
+	ans       answered
+	pending   [pendingCap]pending
 }
 
 // reset readies a recycled slot: only the fields read before being written.
 func (f *flowState) reset() {
-	f.server, f.npending, f.next, f.sampled, f.runTrig = 0, 0, 0, false, false
+	f.server, f.npending, f.next = 0, 0, 0
+	f.runOpen, f.runWindow, f.runTrig, f.runIdx = false, false, false, 0
 	f.ans.ok = false
-	f.run.pkts = [2]uint32{}
 	f.loop = nil
+}
+
+// runStats are the statistics of a run that may become a loop without a
+// trigger, with a sample of the client's payload.
+type runStats struct {
+	run
+	sampled bool
+	sample  []byte
+	cut     bool
 }
 
 type loopState struct {
@@ -129,7 +144,8 @@ type DNSPong struct {
 	names                nameRing
 	loops                []Loop
 	runLoops             []Loop
-	samples              map[int32]sample // client payload samples of runs past 2 packets
+	runs                 []runStats // runs that may become loops without a trigger
+	runFree              []int32    // indexes of unused entries of runs
 	now                  int64
 	ticking              bool  // now holds a packet time (times may be negative)
 	first                int64 // time of the first packet seen
@@ -169,7 +185,7 @@ func NewDNSPong(cfg DNSPongConfig) *DNSPong {
 	}
 	cfg.FlowTimeout = max(cfg.FlowTimeout, cfg.Idle, cfg.MaxDelay)
 	cfg.Runs = cfg.Runs.withDefaults()
-	d := &DNSPong{cfg: cfg, flows: newTable[flowState](cfg.MaxFlows, int64(cfg.FlowTimeout)), samples: map[int32]sample{}}
+	d := &DNSPong{cfg: cfg, flows: newTable[flowState](cfg.MaxFlows, int64(cfg.FlowTimeout))}
 	for _, p := range cfg.DNSPorts {
 		d.ports[p/64] |= 1 << (p % 64)
 	}
@@ -212,7 +228,7 @@ func (d *DNSPong) Observe(p *Packet) {
 		if d.flows.len() >= d.cfg.MaxFlows {
 			d.flows.evictSoonest(d.evictFull)
 		}
-		i = d.flows.add(key, p.Time+int64(max(d.cfg.MaxDelay, d.cfg.Idle))) // the shortest keep: one timer for most flows
+		i = d.flows.add(key, p.Time+int64(d.cfg.MaxDelay)) // the shortest keep: one timer for most flows
 		d.counters.Flows++
 		f := &d.flows.slot(i).val
 		f.reset()
@@ -228,12 +244,20 @@ func (d *DNSPong) Observe(p *Packet) {
 	d.flows.setExpiry(i, d.expiry(f, p.Time))
 }
 
-// expiry is when f may be forgotten if nothing more arrives: Idle after
-// its last packet (an answer arms it for MaxDelay, and a run of packets
-// must stay whole so a late non-DNS packet is never mistaken for the start
-// of a run), or FlowTimeout while queries wait for answers.
+// expiry is when f may be forgotten if nothing more arrives: MaxDelay
+// after its last packet (an answer arms it for that long); Idle while a
+// loop runs or while a run that began at the start of the input goes on
+// (it must stay whole, so that a late non-DNS packet is never taken for
+// the start of a run); FlowTimeout while queries wait for answers.
+//
+// A flow forgotten after MaxDelay and seen again is a new flow. That
+// changes no finding: it holds no armed answer, no loop, and no run that
+// could qualify (runs only qualify at the start of the input).
 func (d *DNSPong) expiry(f *flowState, now int64) int64 {
-	keep := max(d.cfg.MaxDelay, d.cfg.Idle)
+	keep := d.cfg.MaxDelay
+	if f.loop != nil || f.runWindow {
+		keep = max(keep, d.cfg.Idle)
+	}
 	if f.npending > 0 {
 		keep = max(keep, d.cfg.FlowTimeout)
 	}
@@ -241,7 +265,7 @@ func (d *DNSPong) expiry(f *flowState, now int64) int64 {
 }
 
 func (d *DNSPong) observe(i int32, f *flowState, p *Packet, srcIsA bool) {
-	if f.run.packets() > 0 && p.Time-f.run.last >= int64(d.cfg.Idle) {
+	if f.runOpen && p.Time-f.runLast >= int64(d.cfg.Idle) {
 		d.closeRun(i, f)
 	}
 	if f.loop != nil {
@@ -250,7 +274,7 @@ func (d *DNSPong) observe(i int32, f *flowState, p *Packet, srcIsA bool) {
 		} else {
 			v := d.classify(p, HeaderQuestionDepth)
 			d.extendLoop(f.loop, p, srcIsA)
-			d.addRun(i, f, p, srcIsA, v != decode.NotDNS)
+			d.addRun(f, p, srcIsA, v != decode.NotDNS)
 			return
 		}
 	}
@@ -292,39 +316,86 @@ func (d *DNSPong) observe(i int32, f *flowState, p *Packet, srcIsA bool) {
 			f.runTrig = true
 		}
 	}
-	d.addRun(i, f, p, srcIsA, v != decode.NotDNS)
+	d.addRun(f, p, srcIsA, v != decode.NotDNS)
 }
 
 // addRun counts p in the flow's current run, for loops without a trigger.
-func (d *DNSPong) addRun(i int32, f *flowState, p *Packet, srcIsA, isDNS bool) {
+// Only a run that began within Idle of the start of the input can become
+// one, and only while its first client packet is not DNS and no triggered
+// loop started in it: statistics are kept for such runs alone, so most
+// flows never carry them.
+func (d *DNSPong) addRun(f *flowState, p *Packet, srcIsA, isDNS bool) {
 	if d.cfg.NoRuns || f.server == 0 {
 		return
 	}
+	if !f.runOpen {
+		f.runOpen, f.runTrig, f.runLast = true, false, p.Time
+		f.runWindow = p.Time-d.first < int64(d.cfg.Idle)
+		if f.runWindow {
+			f.runIdx = d.newRun()
+		}
+	}
+	f.runLast = max(f.runLast, p.Time)
+	if f.runIdx == 0 {
+		return
+	}
+	r := &d.runs[f.runIdx-1]
 	dir := 0
 	if f.server == side(srcIsA) {
 		dir = 1
 	}
-	f.run.add(p, dir, srcIsA, isDNS)
-	if dir == 0 && !f.sampled && f.run.packets() > 2 {
+	r.add(p, dir, srcIsA, isDNS)
+	if f.runTrig || r.clientSeen && r.clientDNS {
+		d.dropRun(f) // it can no longer be a loop without a trigger
+		return
+	}
+	if dir == 0 && !r.sampled && r.packets() > 2 {
 		// A run worth watching: keep the client's payload for the report.
 		n := min(len(p.Payload), MaxPayload)
-		d.samples[i] = sample{append([]byte(nil), p.Payload[:n]...), p.Cut || n < len(p.Payload)}
-		f.sampled = true
+		r.sample = append(r.sample[:0], p.Payload[:n]...)
+		r.cut, r.sampled = p.Cut || n < len(p.Payload), true
 	}
 }
 
+// newRun returns 1 + the index of fresh run statistics.
+func (d *DNSPong) newRun() int32 {
+	var k int32
+	if n := len(d.runFree); n > 0 {
+		k = d.runFree[n-1]
+		d.runFree = d.runFree[:n-1]
+	} else {
+		d.runs = append(d.runs, runStats{})
+		k = int32(len(d.runs) - 1)
+	}
+	r := &d.runs[k]
+	r.pkts, r.sampled = [2]uint32{}, false
+	return k + 1
+}
+
+// dropRun stops tracking f's run statistics; the run itself goes on.
+func (d *DNSPong) dropRun(f *flowState) {
+	if f.runIdx != 0 {
+		d.runFree = append(d.runFree, f.runIdx-1)
+		f.runIdx = 0
+	}
+}
+
+// closeRun ends f's current run, filing it as a loop without a trigger
+// when it qualifies.
 func (d *DNSPong) closeRun(i int32, f *flowState) {
-	r := &f.run
-	if !f.runTrig && r.clientSeen && !r.clientDNS && r.start-d.first < int64(d.cfg.Idle) && r.qualifies(d.cfg.Runs) {
-		s := d.samples[i]
-		k := d.flows.slot(i).key
-		d.runLoops = append(d.runLoops, f.run.loop(d.Name(), &k, f.server == 1, s.b, s.cut))
+	if f.runIdx != 0 {
+		r := &d.runs[f.runIdx-1]
+		if !f.runTrig && r.clientSeen && !r.clientDNS && r.qualifies(d.cfg.Runs) {
+			k := d.flows.slot(i).key
+			var sample []byte
+			if r.sampled {
+				sample = r.sample
+			}
+			d.runLoops = append(d.runLoops, r.loop(d.Name(), &k, f.server == 1, sample, r.sampled && r.cut))
+		}
+		d.dropRun(f)
 	}
-	f.run.pkts, f.runTrig = [2]uint32{}, false
-	if f.sampled {
-		delete(d.samples, i)
-		f.sampled = false
-	}
+	f.runOpen, f.runWindow, f.runTrig = false, false, false
 }
 
 // Depths, named here so Observe reads plainly.

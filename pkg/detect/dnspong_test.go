@@ -440,6 +440,19 @@ func TestDNSPongRunWithoutTrigger(t *testing.T) {
 			f.send(time.Millisecond, server, client, response(t, 2, "a.example.", dnsmessage.RCodeSuccess), false)
 			f.pong(2*time.Millisecond, time.Millisecond, 200)
 		}, 0},
+		{"genuine exchange at the start, junk 700 ms later", func(f *feed) {
+			// The run began with a query: the flow must be kept whole
+			// past max-delay, or the junk would look like a new run.
+			f.send(0, client, server, query(t, 1, "a.example."), false)
+			f.send(time.Millisecond, server, client, response(t, 1, "a.example.", dnsmessage.RCodeSuccess), false)
+			f.pong(700*time.Millisecond, time.Millisecond, 200)
+		}, 0},
+		{"exchange after the start window, junk 1.5 s later", func(f *feed) {
+			f.send(0, other, server, query(t, 9, "b.example."), false)
+			f.send(3*time.Second, client, server, query(t, 1, "a.example."), false)
+			f.send(3*time.Second+time.Millisecond, server, client, response(t, 1, "a.example.", dnsmessage.RCodeSuccess), false)
+			f.pong(4500*time.Millisecond, time.Millisecond, 200)
+		}, 0},
 		{"too short", func(f *feed) { f.pong(0, time.Millisecond, 40) }, 0},
 		{"too slow", func(f *feed) { f.pong(0, 100*time.Millisecond, 200) }, 0},
 		{"runs off: no trigger-less loops", nil, 0},
