@@ -17,6 +17,30 @@ type Packet struct {
 	decode.Packet
 	Ref  PacketRef
 	Time int64 // nanoseconds since the Unix epoch
+
+	key    flowKey // set by SetFlow: the flow key of Src and Dst
+	srcIsA bool
+	keyed  bool
+}
+
+// SetFlow computes the packet's flow key from Src and Dst and keeps it for
+// the detectors, so a caller that spreads packets over detector shards
+// builds the key once. It returns a fixed (unseeded) hash of the flow, the
+// same for both directions. Call it again after changing Src or Dst;
+// without it, detectors compute the key themselves.
+func (p *Packet) SetFlow() uint64 {
+	p.key, p.srcIsA = makeKey(p.Src, p.Dst)
+	p.keyed = true
+	return p.key.fold()
+}
+
+// flow returns the packet's flow key and whether Src is its endpoint a.
+func (p *Packet) flow() (*flowKey, bool) {
+	if !p.keyed {
+		p.key, p.srcIsA = makeKey(p.Src, p.Dst)
+		p.keyed = true
+	}
+	return &p.key, p.srcIsA
 }
 
 // Detector finds loops in a time-ordered stream of UDP datagrams.

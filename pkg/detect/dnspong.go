@@ -222,7 +222,7 @@ func (d *DNSPong) Observe(p *Packet) {
 		d.now, d.ticking = p.Time, true
 		d.flows.advance(d.now, d.evictIdle)
 	}
-	key, srcIsA := makeKey(p.Src, p.Dst)
+	key, srcIsA := p.flow()
 	i := d.flows.get(key)
 	if i == nilIdx {
 		if d.flows.len() >= d.cfg.MaxFlows {
@@ -556,7 +556,7 @@ func (d *DNSPong) Finish(end int64) []Loop {
 	for c := range d.flows.chunks {
 		for j := range d.flows.chunks[c] {
 			s := &d.flows.chunks[c][j]
-			if !s.live {
+			if !s.live() {
 				continue
 			}
 			if s.val.loop != nil {

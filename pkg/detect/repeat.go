@@ -101,7 +101,7 @@ func (r *Repeat) Observe(p *Packet) {
 		r.now, r.ticking = p.Time, true
 		r.flows.advance(r.now, r.evictIdle)
 	}
-	key, srcIsA := makeKey(p.Src, p.Dst)
+	key, srcIsA := p.flow()
 	i := r.flows.get(key)
 	if i == nilIdx {
 		if r.flows.len() >= r.cfg.MaxFlows {
@@ -167,7 +167,7 @@ func (r *Repeat) evict(i int32, full bool) {
 func (r *Repeat) Finish(end int64) []Loop {
 	for c := range r.flows.chunks {
 		for j := range r.flows.chunks[c] {
-			if s := &r.flows.chunks[c][j]; s.live {
+			if s := &r.flows.chunks[c][j]; s.live() {
 				r.closeRun(int32(c<<chunkShift+j), &s.val)
 			}
 		}

@@ -208,7 +208,7 @@ func Run(paths []string, opts Options) *Result {
 			if watched(pkt.Src.Port()) || watched(pkt.Dst.Port()) {
 				pkt.Ref = detect.PacketRef{Source: srcIdx[rec.Source], Frame: rec.Frame}
 				pkt.Time = rec.Time
-				sh := shards[shardOf(pkt.Src, pkt.Dst)]
+				sh := shards[shardOf(&pkt)]
 				if parallel {
 					sh.send(&pkt)
 				} else {

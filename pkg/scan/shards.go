@@ -1,10 +1,6 @@
 package scan
 
 import (
-	"encoding/binary"
-	"math/bits"
-	"net/netip"
-
 	"github.com/pongscan/pongscan/pkg/detect"
 )
 
@@ -38,19 +34,11 @@ const (
 	shardBatchBytes   = 1 << 20
 )
 
-// shardOf hashes the two endpoints symmetrically, so both directions of a
-// flow land in the same shard. The hash is fixed (no seed): sharding must
-// not vary from run to run.
-func shardOf(src, dst netip.AddrPort) int {
-	h := endpointHash(src) ^ endpointHash(dst)
-	return int(h >> 63)
-}
-
-func endpointHash(ap netip.AddrPort) uint64 {
-	a := ap.Addr().As16()
-	hi, lo := bits.Mul64(binary.LittleEndian.Uint64(a[0:8])^0x9e3779b97f4a7c15,
-		binary.LittleEndian.Uint64(a[8:16])^uint64(ap.Port())^0xbf58476d1ce4e5b9)
-	return hi ^ lo
+// shardOf picks p's shard from the fixed hash of its flow (the same for
+// both directions, and from run to run), computing the flow key once for
+// the detectors too.
+func shardOf(p *detect.Packet) int {
+	return int(p.SetFlow() >> 63)
 }
 
 func (s *shard) observe(p *detect.Packet) {
