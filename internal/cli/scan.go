@@ -105,7 +105,7 @@ shorter ones are counted as bounces.
 	f.IntVar(&opts.MinPackets, "min-packets", def.MinPackets, "packets a loop needs to be reported; shorter ones are bounces")
 	f.IntVar(&opts.MaxFlows, "max-flows", def.MaxFlows, "cap on tracked DNS flows (about 340 bytes each); beyond it the flow due to expire soonest is evicted")
 	f.DurationVar(&opts.FlowTimeout, "flow-timeout", def.FlowTimeout, "keep a DNS flow with unanswered queries this long without traffic (other flows go after --idle)")
-	f.BoolVar(&opts.Parallel, "parallel", true, "use other cores: detection in two shards, gzip and a few files read beside decoding (reports are identical either way)")
+	f.BoolVar(&opts.Parallel, "parallel", true, "use the other core: flows split over two detector shards on goroutines of their own, each reading regular files itself (gzip and stdin are read once, beside decoding); reports are identical either way")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile to this file")
 	f.StringVar(&opts.MemProfile, "memprofile", "", "write a heap profile to this file at the end")
 	_ = f.MarkHidden("cpuprofile")

@@ -95,13 +95,26 @@ func (d *Decoder) FragmentsDropped() uint64 { return d.Stats.FragDropped + d.fra
 // timeouts). When it returns KindUDP, p is filled in.
 func (d *Decoder) Decode(link uint32, data []byte, origLen int, now int64, p *Packet) Kind {
 	k := d.decode(link, data, origLen, now, p)
-	d.Stats.Kinds[k]++
+	d.Stats.Count(link, k)
+	return k
+}
+
+// DecodeUncounted is Decode without counting the frame's kind in Stats
+// (reassembly is still counted): for a decoder that sees frames another
+// decoder counts, as when several decode the same stream side by side.
+// Count the frame with Stats.Count where it belongs.
+func (d *Decoder) DecodeUncounted(link uint32, data []byte, origLen int, now int64, p *Packet) Kind {
+	return d.decode(link, data, origLen, now, p)
+}
+
+// Count counts one frame of link type link decoded as k.
+func (s *Stats) Count(link uint32, k Kind) {
+	s.Kinds[k]++
 	if k == KindUnknownLink {
-		if _, ok := d.Stats.UnknownLinks[link]; ok || len(d.Stats.UnknownLinks) < 256 {
-			d.Stats.UnknownLinks[link]++
+		if _, ok := s.UnknownLinks[link]; ok || len(s.UnknownLinks) < 256 {
+			s.UnknownLinks[link]++
 		}
 	}
-	return k
 }
 
 const (

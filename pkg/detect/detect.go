@@ -24,14 +24,12 @@ type Packet struct {
 }
 
 // SetFlow computes the packet's flow key from Src and Dst and keeps it for
-// the detectors, so a caller that spreads packets over detector shards
-// builds the key once. It returns a fixed (unseeded) hash of the flow, the
-// same for both directions. Call it again after changing Src or Dst;
-// without it, detectors compute the key themselves.
-func (p *Packet) SetFlow() uint64 {
+// every detector the packet is shown to, so the key is built once. Call it
+// again after changing Src or Dst; without it, each detector computes the
+// key itself.
+func (p *Packet) SetFlow() {
 	p.key, p.srcIsA = makeKey(p.Src, p.Dst)
 	p.keyed = true
-	return p.key.fold()
 }
 
 // flow returns the packet's flow key and whether Src is its endpoint a.

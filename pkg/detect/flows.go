@@ -52,13 +52,6 @@ func (k *flowKey) endpoint(a bool) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom16(b).Unmap(), port)
 }
 
-// fold is a fixed (unseeded) hash of the key, the same for both
-// directions of a flow by construction.
-func (k *flowKey) fold() uint64 {
-	hi, lo := bits.Mul64(k.ahi^k.blo^0x9e3779b97f4a7c15, k.alo^k.bhi^uint64(k.pa)<<16^uint64(k.pb)^0xbf58476d1ce4e5b9)
-	return hi ^ lo
-}
-
 const (
 	nilIdx     = -1
 	chunkShift = 12

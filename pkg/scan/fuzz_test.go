@@ -102,10 +102,13 @@ func FuzzScan(f *testing.F) {
 				t.Fatalf("summary counts %d packets, inputs %d", serial.Report.Summary.Packets, inputs)
 			}
 		}
-		// Reading on a second goroutine changes nothing.
-		parallel := scan.Run([]string{path}, scan.Options{Parallel: true})
-		if a, b := outcome(t, serial), outcome(t, parallel); a != b {
-			t.Fatalf("serial and parallel scans differ:\n%s\n%s", a, b)
+		// Two shards on two goroutines change nothing, whether each reads
+		// the file itself or one reader feeds both.
+		for _, opts := range []scan.Options{{Parallel: true}, {Parallel: true, ReadOnce: true}} {
+			parallel := scan.Run([]string{path}, opts)
+			if a, b := outcome(t, serial), outcome(t, parallel); a != b {
+				t.Fatalf("serial and parallel (%+v) scans differ:\n%s\n%s", opts, a, b)
+			}
 		}
 	})
 }

@@ -27,6 +27,11 @@ type Options struct {
 	// Parallel reads (and decompresses) each input on its own goroutine,
 	// beside decoding. Results are identical either way.
 	Parallel bool
+	// ReadOnce, in parallel mode, reads each input once and hands its
+	// frames to both shards, even where each shard could read the inputs
+	// itself (uncompressed regular files). Results are identical; tests
+	// compare the two.
+	ReadOnce bool
 	// NoRepeat turns off the Repeat detector (loops between non-DNS
 	// services).
 	NoRepeat bool
@@ -59,6 +64,7 @@ type Result struct {
 type input struct {
 	path    string
 	file    *os.File
+	size    int64 // a regular file's size when opened (what is scanned), else -1
 	counter *countingReader
 	reader  *capture.Reader
 	info    report.Input
@@ -83,7 +89,7 @@ func Run(paths []string, opts Options) *Result {
 	cfg.MaxFlows = max(maxFlows/numShards, 1) // the cap is for the whole scan
 	for k := range shards {
 		dp := detect.NewDNSPong(cfg)
-		sh := &shard{dns: dp, dets: []detect.Detector{dp}}
+		sh := &shard{id: k, dns: dp, dets: []detect.Detector{dp}}
 		for _, port := range dp.Config().DNSPorts {
 			watch[port/64] |= 1 << (port % 64)
 		}
@@ -102,12 +108,16 @@ func Run(paths []string, opts Options) *Result {
 	watched := func(port uint16) bool { return watch[port/64]&(1<<(port%64)) != 0 }
 	dec := decode.NewDecoder(opts.Frag)
 
+	bufSize := 1 << 20
+	if len(paths) > 8 {
+		bufSize = 64 << 10 // many rotated files: bounded memory first
+	}
 	ins := make([]*input, len(paths))
 	var srcs []capture.Source
 	var srcIdx []int
 	var total int64
 	for i, p := range paths {
-		in := &input{path: p, info: report.Input{Path: p, LinkTypes: []uint32{}}}
+		in := &input{path: p, size: -1, info: report.Input{Path: p, LinkTypes: []uint32{}}}
 		ins[i] = in
 		var r io.Reader
 		if p == "-" {
@@ -122,16 +132,16 @@ func Run(paths []string, opts Options) *Result {
 				continue
 			}
 			in.file = f
+			r = f
 			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 				total += st.Size()
+				// The bytes there when the scan began: a file still being
+				// written reads the same to every reader of it.
+				in.size = st.Size()
+				r = io.LimitReader(f, in.size)
 			}
-			r = f
 		}
 		in.counter = &countingReader{r: r}
-		bufSize := 1 << 20
-		if len(paths) > 8 {
-			bufSize = 64 << 10 // many rotated files: bounded memory first
-		}
 		cr, err := capture.OpenSize(p, in.counter, bufSize)
 		if err != nil {
 			in.fail(res, err)
@@ -140,23 +150,48 @@ func Run(paths []string, opts Options) *Result {
 		in.reader = cr
 		in.info.Format = string(cr.Format())
 		in.info.Gzip = cr.Gzip()
-		if parallel && len(paths) <= maxPrefetch && (cr.Gzip() || len(paths) > 1) {
-			// Decompressing, or reading a few files, beside decoding.
-			// Many rotated files are read inline: the merge reads them
-			// one after another anyway, and each prefetcher holds 5 MiB.
-			srcs = append(srcs, capture.NewPrefetch(cr))
-		} else {
-			srcs = append(srcs, cr)
-		}
+		srcs = append(srcs, cr)
 		srcIdx = append(srcIdx, i)
 	}
+	var extra []*os.File // shard 1's own handles in ownReaders mode
 	defer func() {
 		for _, in := range ins {
 			if in.file != nil {
 				in.file.Close()
 			}
 		}
+		for _, f := range extra {
+			f.Close()
+		}
 	}()
+
+	// How the two shards get their frames in parallel mode: from uncompressed
+	// regular files, each shard reads every input itself (no frame crosses
+	// between cores); otherwise one goroutine reads (and decompresses) and
+	// hands batches of frames to both.
+	mode := serialMode
+	var stream1 capture.Source
+	if parallel {
+		mode = broadcastMode
+		if opts.ReadOnce {
+			// one reader
+		} else if s1, files, ok := reopen(ins, srcIdx, bufSize); ok {
+			mode, stream1, extra = ownReadersMode, s1, files
+		} else {
+			extra = files
+		}
+	}
+	if mode == broadcastMode && len(srcs) <= maxPrefetch {
+		for k, src := range srcs {
+			if cr := src.(*capture.Reader); cr.Gzip() || len(srcs) > 1 {
+				// Decompressing, or reading a few files, beside decoding.
+				// Many rotated files are read inline: the merge reads
+				// them one after another anyway, and each prefetcher
+				// holds 5 MiB.
+				srcs[k] = capture.NewPrefetch(cr)
+			}
+		}
+	}
 
 	m := capture.NewMerge(srcs...)
 	m.OnError = func(s int, err error) { ins[srcIdx[s]].fail(res, err) }
@@ -179,13 +214,27 @@ func Run(paths []string, opts Options) *Result {
 	if interval <= 0 {
 		interval = time.Second
 	}
-	if parallel {
+	var bc *broadcaster
+	decs := []*decode.Decoder{dec} // the decoders whose Stats make the summary
+	if mode != serialMode {
+		decs = decs[:0]
 		for _, sh := range shards {
-			sh.start()
+			d := decode.NewDecoder(opts.Frag)
+			decs = append(decs, d)
+			sh.prepare(d, watched, srcIdx)
 		}
 	}
+	switch mode {
+	case broadcastMode:
+		bc = newBroadcaster(shards[:])
+		for _, sh := range shards {
+			sh.start(bc.free)
+		}
+	case ownReadersMode:
+		shards[1].run(stream1)
+	}
 	for stream.Next(&rec) == nil {
-		if packets == 0 {
+		if packets == 0 && mode == serialMode {
 			for _, sh := range shards {
 				sh.dns.SetStart(rec.Time)
 			}
@@ -204,16 +253,17 @@ func Run(paths []string, opts Options) *Result {
 		}
 		if rec.LinkType == capture.NonPacket {
 			nonPacket++
-		} else if dec.Decode(rec.LinkType, rec.Data, rec.OrigLen, rec.Time, &pkt.Packet) == decode.KindUDP {
+		}
+		switch {
+		case mode == broadcastMode:
+			bc.send(&rec) // the shards decode
+		case mode == ownReadersMode:
+			shards[0].frame(&rec) // shard 1 reads its own copy
+		case rec.LinkType != capture.NonPacket && dec.Decode(rec.LinkType, rec.Data, rec.OrigLen, rec.Time, &pkt.Packet) == decode.KindUDP:
 			if watched(pkt.Src.Port()) || watched(pkt.Dst.Port()) {
 				pkt.Ref = detect.PacketRef{Source: srcIdx[rec.Source], Frame: rec.Frame}
 				pkt.Time = rec.Time
-				sh := shards[shardOf(&pkt)]
-				if parallel {
-					sh.send(&pkt)
-				} else {
-					sh.observe(&pkt)
-				}
+				shards[shardOf(&pkt)].observe(&pkt)
 			}
 		}
 		if opts.Progress != nil && packets&0xfff == 0 {
@@ -230,9 +280,10 @@ func Run(paths []string, opts Options) *Result {
 	rep := &report.Report{Schema: report.Schema, Loops: []report.Loop{}}
 	files := make([]string, len(paths))
 	copy(files, paths)
-	for _, sh := range shards {
-		sh.wait()
+	if bc != nil {
+		bc.close()
 	}
+	shards[1].wait()
 	var found []detect.Loop
 	for _, sh := range shards {
 		for _, d := range sh.dets {
@@ -273,7 +324,7 @@ func Run(paths []string, opts Options) *Result {
 		rep.Inputs = append(rep.Inputs, in.info)
 	}
 	s := &rep.Summary
-	st := &dec.Stats
+	st := mergeStats(decs)
 	s.Packets = packets
 	s.UDP = st.Kinds[decode.KindUDP]
 	s.TCP = st.Kinds[decode.KindTCP]
@@ -282,7 +333,7 @@ func Run(paths []string, opts Options) *Result {
 	s.Malformed = st.Kinds[decode.KindMalformed]
 	s.Fragments = st.Kinds[decode.KindFragment] + st.Reassembled
 	s.Reassembled = st.Reassembled
-	s.FragDropped = dec.FragmentsDropped()
+	s.FragDropped = decs[0].FragmentsDropped() // every shard reassembles every fragment
 	s.UnknownLink = st.Kinds[decode.KindUnknownLink]
 	s.NonPacket = nonPacket
 	if len(st.UnknownLinks) > 0 {
@@ -299,6 +350,67 @@ func Run(paths []string, opts Options) *Result {
 	}
 	res.Report = rep
 	return res
+}
+
+// Parallel modes.
+const (
+	serialMode     = iota // one goroutine decodes and runs both shards inline
+	broadcastMode         // one goroutine reads; every shard decodes its own frames
+	ownReadersMode        // every shard reads every input itself
+)
+
+// reopen opens every input a second time for shard 1, when every input
+// is an uncompressed regular file, limited to the size the first reader
+// saw. It reports false (with whatever it opened, for closing) when that
+// cannot be done.
+func reopen(ins []*input, srcIdx []int, bufSize int) (capture.Source, []*os.File, bool) {
+	var files []*os.File
+	var srcs []capture.Source
+	for _, i := range srcIdx {
+		in := ins[i]
+		if in.size < 0 || in.reader.Gzip() {
+			return nil, files, false
+		}
+		f, err := os.Open(in.path)
+		if err != nil {
+			return nil, files, false
+		}
+		files = append(files, f)
+		cr, err := capture.OpenSize(in.path, io.LimitReader(f, in.size), bufSize)
+		if err != nil {
+			return nil, files, false
+		}
+		srcs = append(srcs, cr)
+	}
+	if len(srcs) == 0 {
+		return nil, files, false
+	}
+	ignore := func(int, error) {} // shard 0's reader reports the same errors
+	if len(srcs) == 1 {
+		return &single{src: srcs[0], onError: ignore}, files, true
+	}
+	m := capture.NewMerge(srcs...)
+	m.OnError = ignore
+	return m, files, true
+}
+
+// mergeStats adds up the frame counts of decoders that each counted their
+// own frames. Reassembly counts are the first decoder's: in parallel mode
+// every shard's decoder reassembles every fragment.
+func mergeStats(decs []*decode.Decoder) *decode.Stats {
+	if len(decs) == 1 {
+		return &decs[0].Stats
+	}
+	st := &decode.Stats{UnknownLinks: map[uint32]uint64{}, Reassembled: decs[0].Stats.Reassembled, FragDropped: decs[0].Stats.FragDropped}
+	for _, d := range decs {
+		for k, n := range d.Stats.Kinds {
+			st.Kinds[k] += n
+		}
+		for lt, n := range d.Stats.UnknownLinks {
+			st.UnknownLinks[lt] += n
+		}
+	}
+	return st
 }
 
 // loopBefore orders loops by start, then by endpoints, so the order never
