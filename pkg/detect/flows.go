@@ -170,7 +170,7 @@ func newIndex() index {
 	// A random seed per process, drawn from maphash's source.
 	var h maphash.Hash
 	h.SetSeed(maphash.MakeSeed())
-	return index{e: make([]uint64, 1024), mask: 1023, seed: h.Sum64() | 1}
+	return index{e: make([]uint64, minIndex), mask: minIndex - 1, seed: h.Sum64() | 1}
 }
 
 // hash mixes the key's five words with the seed (multiply-xorshift, as
@@ -201,10 +201,16 @@ func (t *table[T]) insert(k *flowKey, i int32) uint64 {
 	return h
 }
 
-func (t *table[T]) grow() {
+func (t *table[T]) grow() { t.resize(2 * len(t.idx.e)) }
+
+// minIndex is the smallest index: 8 KiB.
+const minIndex = 1024
+
+// resize rebuilds the index with size entries (a power of two).
+func (t *table[T]) resize(size int) {
 	x := &t.idx
 	old := x.e
-	x.e = make([]uint64, 2*len(old))
+	x.e = make([]uint64, size)
 	x.mask = uint64(len(x.e) - 1)
 	for _, e := range old {
 		if e == 0 {
@@ -268,6 +274,11 @@ func (t *table[T]) schedule(i int32, s *slot[T]) {
 func (t *table[T]) remove(i int32) {
 	s := t.slot(i)
 	t.delete(s.hash, i)
+	if x := &t.idx; 8*x.n < len(x.e) && len(x.e) > minIndex {
+		// Shrink after a burst (such as the start of the input, when
+		// flows are kept longer): a sparse index is all cache misses.
+		t.resize(len(x.e) / 2)
+	}
 	s.gen++ // even: free
 	t.free = append(t.free, i)
 }
