@@ -108,7 +108,10 @@ func Run(paths []string, opts Options) *Result {
 	watched := func(port uint16) bool { return watch[port/64]&(1<<(port%64)) != 0 }
 	dec := decode.NewDecoder(opts.Frag)
 
-	bufSize := 1 << 20
+	// Each reader's window: 256 KiB stays in a core's 1 MiB L2 beside the
+	// flow table, where 1 MiB windows pushed the table out (8% slower on
+	// bench-10m.pcap; 128 KiB measured the same as 256).
+	bufSize := 256 << 10
 	if len(paths) > 8 {
 		bufSize = 64 << 10 // many rotated files: bounded memory first
 	}
