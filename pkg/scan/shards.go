@@ -3,7 +3,6 @@ package scan
 import (
 	"encoding/binary"
 	"math/bits"
-	"net/netip"
 	"sync/atomic"
 
 	"github.com/pongscan/pongscan/pkg/capture"
@@ -75,19 +74,10 @@ func endpointMix(hi, lo uint64, port uint16) uint64 {
 
 func shardOfMix(a, b uint64) int { return int((a + b) >> 63) }
 
-func addrWords(a netip.Addr) (hi, lo uint64) {
-	if a.Is4() {
-		b := a.As4()
-		return 0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(b[:]))
-	}
-	b := a.As16()
-	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
-}
-
 // shardOf is the shard of a decoded datagram's flow.
 func shardOf(p *detect.Packet) int {
-	shi, slo := addrWords(p.Src.Addr())
-	dhi, dlo := addrWords(p.Dst.Addr())
+	shi, slo := decode.AddrWords(p.Src.Addr())
+	dhi, dlo := decode.AddrWords(p.Dst.Addr())
 	return shardOfMix(endpointMix(shi, slo, p.Src.Port()), endpointMix(dhi, dlo, p.Dst.Port()))
 }
 
