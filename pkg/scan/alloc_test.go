@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/pongscan/pongscan/pkg/capture"
 	"github.com/pongscan/pongscan/pkg/decode"
 	"github.com/pongscan/pongscan/pkg/detect"
 )
@@ -83,5 +84,46 @@ func TestHotPathAllocs(t *testing.T) {
 				t.Errorf("%.2f allocations per run, want 0", allocs)
 			}
 		})
+	}
+}
+
+// TestShardPathAllocs: the parallel modes' per-frame path (route from the
+// raw bytes, decode the shard's own frames, flow key, detectors) allocates
+// nothing either, in the shard that owns a flow and in the one that skips
+// it.
+func TestShardPathAllocs(t *testing.T) {
+	c := netip.MustParseAddrPort("198.51.100.7:40000")
+	s := netip.MustParseAddrPort("192.0.2.1:53")
+	frames := [][]byte{
+		udpFrame(c, s, dnsMsg(t, 1, false)),
+		udpFrame(s, c, dnsMsg(t, 1, true)),
+		udpFrame(c, s, []byte("\x00\x05\x00\x04RRQ must be sent first\x00")),
+	}
+	var shards [numShards]*shard
+	for k := range shards {
+		dp := detect.NewDNSPong(detect.DNSPongConfig{MinPackets: 1 << 30})
+		shards[k] = &shard{id: k, dns: dp, dets: []detect.Detector{dp, detect.NewRepeat(detect.RepeatConfig{})}}
+		shards[k].prepare(decode.NewDecoder(decode.DefaultFragLimits), func(p uint16) bool { return p == 53 }, []int{0})
+	}
+	var rec capture.Record
+	now := int64(1e18)
+	allocs := testing.AllocsPerRun(1000, func() {
+		for i, f := range frames {
+			now += 1e5
+			rec = capture.Record{Data: f, OrigLen: len(f), Time: now, LinkType: decode.LinkEthernet, Frame: uint64(i + 1)}
+			for _, sh := range shards {
+				sh.frame(&rec)
+			}
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.2f allocations per run, want 0", allocs)
+	}
+	var owned uint64
+	for _, sh := range shards {
+		owned += sh.dec.Stats.Kinds[decode.KindUDP]
+	}
+	if want := uint64(1001 * len(frames)); owned != want {
+		t.Errorf("the shards counted %d UDP frames, want %d (each exactly once)", owned, want)
 	}
 }
