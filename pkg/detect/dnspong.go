@@ -93,14 +93,15 @@ type flowState struct {
 	// untracked, it must stay whole so that a later packet does not begin
 	// one). Such flows are kept for Idle after their last packet.
 	runWindow bool
-	runTrig   bool // a triggered loop started during the current run
+	runTrig   bool  // a triggered loop started during the current run
+	more      int32 // 1 + index in DNSPong.more of pending queries 1 to 3; 0 when at most one waits
 	ans       answered
-	pending   [pendingCap]pending
+	p0        pending // the first pending query: most flows never have a second
 }
 
 // reset readies a recycled slot: only the fields read before being written.
 func (f *flowState) reset() {
-	f.server, f.npending, f.next = 0, 0, 0
+	f.server, f.npending, f.next, f.more = 0, 0, 0, 0
 	f.runOpen, f.runWindow, f.runTrig, f.runIdx = false, false, false, 0
 	f.ans.ok = false
 	f.loop = nil
@@ -144,8 +145,10 @@ type DNSPong struct {
 	names                nameRing
 	loops                []Loop
 	runLoops             []Loop
-	runs                 []runStats // runs that may become loops without a trigger
-	runFree              []int32    // indexes of unused entries of runs
+	runs                 []runStats                // runs that may become loops without a trigger
+	runFree              []int32                   // indexes of unused entries of runs
+	more                 [][pendingCap - 1]pending // pending queries after a flow's first
+	moreFree             []int32                   // indexes of unused entries of more
 	now                  int64
 	ticking              bool  // now holds a packet time (times may be negative)
 	first                int64 // time of the first packet seen
@@ -300,9 +303,9 @@ func (d *DNSPong) observe(i int32, f *flowState, p *Packet, srcIsA bool) {
 			fromClient = !info.Response
 		}
 		if !info.Response && fromClient && info.HasQuestion {
-			f.addPending(pending{at: mkref(p.Ref), time: p.Time, id: info.ID, qtype: info.QType, qhash: uint32(info.QHash)})
+			d.addPending(f, pending{at: mkref(p.Ref), time: p.Time, id: info.ID, qtype: info.QType, qhash: uint32(info.QHash)})
 		} else if info.Response && !fromClient && info.HasQuestion {
-			if q, ok := f.takePending(info.ID, uint32(info.QHash), info.QType); ok {
+			if q, ok := d.takePending(f, info.ID, uint32(info.QHash), info.QType); ok {
 				f.ans = answered{
 					query: q.at, queryTime: q.time, resp: mkref(p.Ref), respTime: p.Time,
 					id: info.ID, qtype: info.QType, rcode: info.RCode, ok: true,
@@ -424,28 +427,62 @@ func (d *DNSPong) classify(p *Packet, depth decode.Depth) decode.DNSVerdict {
 	return v
 }
 
-func (f *flowState) addPending(q pending) {
+// pend is the k-th pending query of f: the first lives in the slot, the
+// others (a fixed-port resolver's) in d.more.
+func (d *DNSPong) pend(f *flowState, k int) *pending {
+	if k == 0 {
+		return &f.p0
+	}
+	return &d.more[f.more-1][k-1]
+}
+
+func (d *DNSPong) addPending(f *flowState, q pending) {
 	if f.npending < pendingCap {
-		f.pending[f.npending] = q
+		if f.npending == 1 && f.more == 0 {
+			f.more = d.newMore()
+		}
+		*d.pend(f, int(f.npending)) = q
 		f.npending++
 		return
 	}
-	f.pending[f.next] = q // overwrite the oldest
+	*d.pend(f, int(f.next)) = q // overwrite the oldest
 	f.next = (f.next + 1) % pendingCap
 }
 
-func (f *flowState) takePending(id uint16, qhash uint32, qtype uint16) (pending, bool) {
+func (d *DNSPong) takePending(f *flowState, id uint16, qhash uint32, qtype uint16) (pending, bool) {
 	// Newest first: a retransmitted query is answered for its last copy.
 	for k := int(f.npending) - 1; k >= 0; k-- {
-		q := f.pending[k]
+		q := *d.pend(f, k)
 		if q.id == id && q.qhash == qhash && q.qtype == qtype {
-			copy(f.pending[k:], f.pending[k+1:f.npending])
+			for j := k; j+1 < int(f.npending); j++ {
+				*d.pend(f, j) = *d.pend(f, j+1)
+			}
 			f.npending--
 			f.next = 0
+			if f.npending <= 1 {
+				d.freeMore(f)
+			}
 			return q, true
 		}
 	}
 	return pending{}, false
+}
+
+func (d *DNSPong) newMore() int32 {
+	if n := len(d.moreFree); n > 0 {
+		k := d.moreFree[n-1]
+		d.moreFree = d.moreFree[:n-1]
+		return k + 1
+	}
+	d.more = append(d.more, [pendingCap - 1]pending{})
+	return int32(len(d.more))
+}
+
+func (d *DNSPong) freeMore(f *flowState) {
+	if f.more != 0 {
+		d.moreFree = append(d.moreFree, f.more-1)
+		f.more = 0
+	}
 }
 
 func (d *DNSPong) startLoop(f *flowState, p *Packet, srcIsA bool) {
@@ -542,6 +579,7 @@ func (d *DNSPong) evict(i int32, full bool) {
 		d.closeLoop(f)
 	}
 	d.closeRun(i, f)
+	d.freeMore(f)
 	d.flows.remove(i)
 	if full {
 		d.counters.EvictedCap++

@@ -220,6 +220,40 @@ func TestDNSPongScenarios(t *testing.T) {
 			},
 		},
 		{
+			name: "fixed-port resolver: four queries in flight, answered out of order",
+			run: func(f *feed) {
+				for id := 1; id <= 4; id++ {
+					f.send(time.Duration(id)*100*time.Microsecond, client, server, query(t, uint16(id), "a.example."), false)
+				}
+				for k, id := range []int{3, 1, 4, 2} {
+					f.send(time.Millisecond+time.Duration(k)*100*time.Microsecond, server, client, response(t, uint16(id), "a.example.", dnsmessage.RCodeSuccess), false)
+				}
+				f.pong(2*time.Millisecond, time.Millisecond, 20)
+			},
+			want: want{loops: 1, packets: 20, ongoing: true, qFrame: 2, rFrame: 8, firstFrame: 9},
+		},
+		{
+			name: "a fifth query in flight overwrites the oldest",
+			run: func(f *feed) {
+				for id := 1; id <= 5; id++ {
+					f.send(time.Duration(id)*100*time.Microsecond, client, server, query(t, uint16(id), "a.example."), false)
+				}
+				f.send(time.Millisecond, server, client, response(t, 1, "a.example.", dnsmessage.RCodeSuccess), false)
+				f.pong(2*time.Millisecond, time.Millisecond, 20)
+			},
+		},
+		{
+			name: "a fifth query in flight is remembered",
+			run: func(f *feed) {
+				for id := 1; id <= 5; id++ {
+					f.send(time.Duration(id)*100*time.Microsecond, client, server, query(t, uint16(id), "a.example."), false)
+				}
+				f.send(time.Millisecond, server, client, response(t, 5, "a.example.", dnsmessage.RCodeSuccess), false)
+				f.pong(2*time.Millisecond, time.Millisecond, 20)
+			},
+			want: want{loops: 1, packets: 20, ongoing: true, qFrame: 5, rFrame: 6, firstFrame: 7},
+		},
+		{
 			name: "min-packets is a flag",
 			cfg:  DNSPongConfig{MinPackets: 4},
 			run: func(f *feed) {
