@@ -107,6 +107,19 @@ func (f *feed) pong(at, gap time.Duration, n int) time.Duration {
 	return at - gap
 }
 
+// fiveInFlight sends five queries on one 5-tuple (frames 1-5), one more
+// than a flow remembers, then the answer to query id (frame 6) and a
+// loop.
+func fiveInFlight(t *testing.T, id uint16) func(f *feed) {
+	return func(f *feed) {
+		for q := 1; q <= 5; q++ {
+			f.send(time.Duration(q)*100*time.Microsecond, client, server, query(t, uint16(q), "a.example."), false)
+		}
+		f.send(time.Millisecond, server, client, response(t, id, "a.example.", dnsmessage.RCodeSuccess), false)
+		f.pong(2*time.Millisecond, time.Millisecond, 20)
+	}
+}
+
 func TestDNSPongScenarios(t *testing.T) {
 	type want struct {
 		loops      int
@@ -234,23 +247,11 @@ func TestDNSPongScenarios(t *testing.T) {
 		},
 		{
 			name: "a fifth query in flight overwrites the oldest",
-			run: func(f *feed) {
-				for id := 1; id <= 5; id++ {
-					f.send(time.Duration(id)*100*time.Microsecond, client, server, query(t, uint16(id), "a.example."), false)
-				}
-				f.send(time.Millisecond, server, client, response(t, 1, "a.example.", dnsmessage.RCodeSuccess), false)
-				f.pong(2*time.Millisecond, time.Millisecond, 20)
-			},
+			run:  fiveInFlight(t, 1),
 		},
 		{
 			name: "a fifth query in flight is remembered",
-			run: func(f *feed) {
-				for id := 1; id <= 5; id++ {
-					f.send(time.Duration(id)*100*time.Microsecond, client, server, query(t, uint16(id), "a.example."), false)
-				}
-				f.send(time.Millisecond, server, client, response(t, 5, "a.example.", dnsmessage.RCodeSuccess), false)
-				f.pong(2*time.Millisecond, time.Millisecond, 20)
-			},
+			run:  fiveInFlight(t, 5),
 			want: want{loops: 1, packets: 20, ongoing: true, qFrame: 5, rFrame: 6, firstFrame: 7},
 		},
 		{
