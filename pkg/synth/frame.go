@@ -204,45 +204,40 @@ func IPPackets(d Datagram, mtu int) ([][]byte, error) {
 	}
 	udp := &layers.UDP{SrcPort: layers.UDPPort(d.Src.Port()), DstPort: layers.UDPPort(d.Dst.Port())}
 	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-	if src.Is4() {
-		ip := &layers.IPv4{
-			Version: 4, IHL: 5, TTL: ttl, Id: uint16(d.ID), Protocol: layers.IPProtocolUDP,
-			SrcIP: src.AsSlice(), DstIP: dst.AsSlice(),
-		}
-		if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
-			return nil, err
-		}
-		whole, err := serialize(opts, ip, udp, gopacket.Payload(d.Payload))
-		if err != nil {
-			return nil, err
-		}
-		if len(whole) <= mtu {
-			return [][]byte{whole}, nil
-		}
-		if mtu < 28 {
-			return nil, fmt.Errorf("synth: mtu %d too small", mtu)
-		}
-		body := whole[20:]
-		step := (mtu - 20) &^ 7
-		var out [][]byte
-		for off := 0; off < len(body); off += step {
-			end := min(off+step, len(body))
-			f := *ip
-			f.FragOffset = uint16(off / 8)
-			if end < len(body) {
-				f.Flags = layers.IPv4MoreFragments
-			}
-			p, err := serialize(opts, &f, gopacket.Payload(body[off:end]))
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, p)
-		}
-		return out, nil
+	v4 := &layers.IPv4{
+		Version: 4, IHL: 5, TTL: ttl, Id: uint16(d.ID), Protocol: layers.IPProtocolUDP,
+		SrcIP: src.AsSlice(), DstIP: dst.AsSlice(),
 	}
-	ip := &layers.IPv6{
+	v6 := &layers.IPv6{
 		Version: 6, HopLimit: ttl, NextHeader: layers.IPProtocolUDP,
 		SrcIP: src.AsSlice(), DstIP: dst.AsSlice(),
+	}
+	// The IP header's length, the smallest MTU that fragments, the room
+	// each fragment's headers take, and how to build one fragment.
+	hdr, minMTU, room := 40, 56, 48
+	var ip interface {
+		gopacket.NetworkLayer
+		gopacket.SerializableLayer
+	} = v6
+	frame := func(body []byte, off int, more bool) ([]byte, error) {
+		h := *v6
+		h.NextHeader = layers.IPProtocolIPv6Fragment
+		frag := &layers.IPv6Fragment{
+			NextHeader: layers.IPProtocolUDP, FragmentOffset: uint16(off / 8),
+			MoreFragments: more, Identification: d.ID,
+		}
+		return serialize(opts, &h, frag, gopacket.Payload(body))
+	}
+	if src.Is4() {
+		hdr, minMTU, room, ip = 20, 28, 20, v4
+		frame = func(body []byte, off int, more bool) ([]byte, error) {
+			f := *v4
+			f.FragOffset = uint16(off / 8)
+			if more {
+				f.Flags = layers.IPv4MoreFragments
+			}
+			return serialize(opts, &f, gopacket.Payload(body))
+		}
 	}
 	if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
 		return nil, err
@@ -254,23 +249,20 @@ func IPPackets(d Datagram, mtu int) ([][]byte, error) {
 	if len(whole) <= mtu {
 		return [][]byte{whole}, nil
 	}
-	if mtu < 56 {
+	if mtu < minMTU {
 		return nil, fmt.Errorf("synth: mtu %d too small", mtu)
 	}
-	body := whole[40:]
-	step := (mtu - 48) &^ 7
+	return fragments(whole[hdr:], (mtu-room)&^7, frame)
+}
+
+// fragments cuts body into pieces of step bytes (a multiple of 8) and
+// builds each fragment's packet with frame, told its offset and whether
+// more follow.
+func fragments(body []byte, step int, frame func(piece []byte, off int, more bool) ([]byte, error)) ([][]byte, error) {
 	var out [][]byte
 	for off := 0; off < len(body); off += step {
 		end := min(off+step, len(body))
-		h := *ip
-		h.NextHeader = layers.IPProtocolIPv6Fragment
-		frag := &layers.IPv6Fragment{
-			NextHeader:     layers.IPProtocolUDP,
-			FragmentOffset: uint16(off / 8),
-			MoreFragments:  end < len(body),
-			Identification: d.ID,
-		}
-		p, err := serialize(opts, &h, frag, gopacket.Payload(body[off:end]))
+		p, err := frame(body[off:end], off, end < len(body))
 		if err != nil {
 			return nil, err
 		}
