@@ -87,22 +87,23 @@ type flowState struct {
 	server   int8  // 0 unknown, 1 endpoint a is the server, 2 endpoint b
 	npending uint8
 	next     uint8
-	runOpen  bool // a run is in progress
-	// runWindow: the current run began within Idle of the start of the
-	// input, so it could still be a loop without a trigger (or, when
-	// untracked, it must stay whole so that a later packet does not begin
-	// one). Such flows are kept for Idle after their last packet.
-	runWindow bool
-	runTrig   bool  // a triggered loop started during the current run
-	more      int32 // 1 + index in DNSPong.more of pending queries 1 to 3; 0 when at most one waits
-	ans       answered
-	p0        pending // the first pending query: most flows never have a second
+	// runOpen: a run that began within Idle of the start of the input is
+	// in progress. It could still be a loop without a trigger (or, with
+	// its statistics dropped, it must stay whole so that a later packet
+	// does not begin one), so the flow is kept for Idle after its last
+	// packet. Later runs can never qualify and are not followed at all.
+	runOpen bool
+	runTrig bool // a triggered loop started during the current run
+
+	more int32 // 1 + index in DNSPong.more of pending queries 1 to 3; 0 when at most one waits
+	ans  answered
+	p0   pending // the first pending query: most flows never have a second
 }
 
 // reset readies a recycled slot: only the fields read before being written.
 func (f *flowState) reset() {
 	f.server, f.npending, f.next, f.more = 0, 0, 0, 0
-	f.runOpen, f.runWindow, f.runTrig, f.runIdx = false, false, false, 0
+	f.runOpen, f.runTrig, f.runIdx = false, false, 0
 	f.ans.ok = false
 	f.loop = nil
 }
@@ -258,7 +259,7 @@ func (d *DNSPong) Observe(p *Packet) {
 // could qualify (runs only qualify at the start of the input).
 func (d *DNSPong) expiry(f *flowState, now int64) int64 {
 	keep := d.cfg.MaxDelay
-	if f.loop != nil || f.runWindow {
+	if f.loop != nil || f.runOpen {
 		keep = max(keep, d.cfg.Idle)
 	}
 	if f.npending > 0 {
@@ -332,11 +333,11 @@ func (d *DNSPong) addRun(f *flowState, p *Packet, srcIsA, isDNS bool) {
 		return
 	}
 	if !f.runOpen {
-		f.runOpen, f.runTrig, f.runLast = true, false, p.Time
-		f.runWindow = p.Time-d.first < int64(d.cfg.Idle)
-		if f.runWindow {
-			f.runIdx = d.newRun()
+		if p.Time-d.first >= int64(d.cfg.Idle) {
+			return // too late to begin a loop without a trigger
 		}
+		f.runOpen, f.runTrig, f.runLast = true, false, p.Time
+		f.runIdx = d.newRun()
 	}
 	f.runLast = max(f.runLast, p.Time)
 	if f.runIdx == 0 {
@@ -398,7 +399,7 @@ func (d *DNSPong) closeRun(i int32, f *flowState) {
 		}
 		d.dropRun(f)
 	}
-	f.runOpen, f.runWindow, f.runTrig = false, false, false
+	f.runOpen, f.runTrig = false, false
 }
 
 // Depths, named here so Observe reads plainly.
