@@ -1,0 +1,90 @@
+package capture
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+)
+
+var (
+	magicGzip   = []byte{0x1f, 0x8b}
+	magicZstd   = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	magicXz     = []byte{0xfd, '7', 'z', 'X', 'Z', 0}
+	magicBzip2  = []byte("BZh")
+	magicSnoop  = []byte("snoop\x00\x00\x00")
+	magicLz4    = []byte{0x04, 0x22, 0x4d, 0x18}
+	magicPcapng = []byte{0x0a, 0x0d, 0x0d, 0x0a}
+)
+
+func (r *Reader) start() error {
+	head, err := r.w.peek(8)
+	if len(head) == 0 {
+		if err != nil && !errors.Is(err, errShort) {
+			return r.fail(0, 0, err)
+		}
+		return r.fail(0, 0, ErrEmpty)
+	}
+	if bytes.HasPrefix(head, magicGzip) {
+		zr, err := gzip.NewReader(&windowReader{r.w})
+		if err != nil {
+			sentinel := ErrDamaged
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				sentinel = ErrCut
+			}
+			return r.fail(0, 0, fmt.Errorf("%w: gzip header: %v", sentinel, err))
+		}
+		r.gz = true
+		r.w = newWindow(zr, len(r.w.buf))
+		head, _ = r.w.peek(8)
+		if len(head) == 0 {
+			if r.w.err != nil && !errors.Is(r.w.err, io.EOF) {
+				return r.fail(0, 0, r.cut("gzip stream holds no data"))
+			}
+			return r.fail(0, 0, ErrEmpty)
+		}
+	}
+	switch {
+	case bytes.HasPrefix(head, magicPcapng):
+		r.format = FormatPcapng
+		return r.startPcapng()
+	case len(head) >= 4 && isPcapMagic(head[:4]):
+		r.format = FormatPcap
+		return r.startPcap()
+	case bytes.HasPrefix(head, magicZstd):
+		return r.fail(0, 0, fmt.Errorf("%w: zstd-compressed (decompress it first: zstd -d)", ErrUnsupported))
+	case bytes.HasPrefix(head, magicXz):
+		return r.fail(0, 0, fmt.Errorf("%w: xz-compressed (decompress it first: xz -d)", ErrUnsupported))
+	case bytes.HasPrefix(head, magicBzip2):
+		return r.fail(0, 0, fmt.Errorf("%w: bzip2-compressed (decompress it first: bunzip2)", ErrUnsupported))
+	case bytes.HasPrefix(head, magicLz4):
+		return r.fail(0, 0, fmt.Errorf("%w: lz4-compressed (decompress it first: lz4 -d)", ErrUnsupported))
+	case bytes.HasPrefix(head, magicSnoop):
+		return r.fail(0, 0, fmt.Errorf("%w: Solaris snoop capture (convert it: editcap -F pcap)", ErrUnsupported))
+	}
+	if len(head) < 4 {
+		return r.fail(0, 0, fmt.Errorf("%w: only %d bytes", ErrNotCapture, len(head)))
+	}
+	return r.fail(0, 0, fmt.Errorf("%w: unknown magic %x", ErrNotCapture, head[:4]))
+}
+
+// windowReader lets gzip read through the window that sniffed the magic.
+type windowReader struct{ w *window }
+
+func (wr *windowReader) Read(p []byte) (int, error) {
+	if wr.w.buffered() == 0 {
+		wr.w.fill(1)
+		if wr.w.buffered() == 0 {
+			if wr.w.err != nil {
+				return 0, wr.w.err
+			}
+			return 0, io.EOF
+		}
+	}
+	n := copy(p, wr.w.buf[wr.w.pos:wr.w.end])
+	wr.w.pos += n
+	return n, nil
+}
+
+// Next returns the next packet. At the clean end of the stream it returns
