@@ -86,5 +86,3 @@ func (wr *windowReader) Read(p []byte) (int, error) {
 	wr.w.pos += n
 	return n, nil
 }
-
-// Next returns the next packet. At the clean end of the stream it returns
