@@ -10,9 +10,15 @@ import (
 //
 // The buffer starts small and grows only while bytes keep arriving, so a
 // record that claims 4 GiB in a 40-byte file costs no more than the file.
+//
+// With a pool, the buffer is a Block that is never written twice: where
+// the window would slide its unread bytes to the front, it copies them to
+// a fresh block instead and drops its reference to the old one.
 type window struct {
 	r    io.Reader
 	buf  []byte
+	pool *BlockPool
+	blk  *Block // the block buf belongs to, with the pool
 	pos  int   // start of unread bytes in buf
 	end  int   // end of valid bytes in buf
 	base int64 // stream offset of buf[0]
@@ -27,11 +33,25 @@ const (
 // errShort reports that the stream ended inside a structure.
 var errShort = errors.New("unexpected end of file")
 
-func newWindow(r io.Reader, size int) *window {
+func newWindow(r io.Reader, size int, pool *BlockPool) *window {
+	if pool != nil {
+		b := pool.get(pool.size)
+		return &window{r: r, buf: b.buf, pool: pool, blk: b}
+	}
 	if size <= 0 {
 		size = initialWindow
 	}
 	return &window{r: r, buf: make([]byte, size)}
+}
+
+// release drops the window's reference to its block, if pooled. The window
+// must not be read again.
+func (w *window) release() {
+	if w.blk != nil {
+		w.blk.Release()
+		w.blk, w.buf = nil, nil
+		w.pos, w.end = 0, 0
+	}
 }
 
 // offset is the stream offset of the next unread byte.
@@ -44,6 +64,22 @@ func (w *window) buffered() int { return w.end - w.pos }
 // n must not exceed maxWindow.
 func (w *window) fill(n int) {
 	for w.end-w.pos < n && w.err == nil {
+		if w.pool != nil && w.pos+n > len(w.buf) {
+			// Move the unread bytes to a fresh block, twice as large
+			// (at most) if they fill this one: records handed out keep
+			// their bytes.
+			size := len(w.buf)
+			if w.end-w.pos == len(w.buf) {
+				size = min(2*size, maxWindow)
+			}
+			nb := w.pool.get(size)
+			copy(nb.buf, w.buf[w.pos:w.end])
+			w.base += int64(w.pos)
+			w.end -= w.pos
+			w.pos = 0
+			w.blk.Release()
+			w.blk, w.buf = nb, nb.buf
+		}
 		if w.pos > 0 && w.pos+n > len(w.buf) {
 			// Slide unread bytes to the front.
 			copy(w.buf, w.buf[w.pos:w.end])

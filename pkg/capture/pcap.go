@@ -81,6 +81,7 @@ func (r *Reader) nextPcap(rec *Record) error {
 			rec.Time = int64(r.order.Uint32(h[0:4]))*1e9 + ns
 			rec.LinkType = r.linkType
 			rec.Frame = r.frame
+			rec.Block = w.blk
 			w.pos += r.recHdr + int(capLen)
 			return nil
 		}
@@ -116,5 +117,6 @@ func (r *Reader) nextPcap(rec *Record) error {
 	rec.LinkType = r.linkType
 	rec.Frame = frame
 	rec.Offset = off
+	rec.Block = r.w.blk
 	return nil
 }

@@ -284,5 +284,6 @@ func (r *Reader) readPacketBlock(typ uint32, frame uint64, off int64, rec *Recor
 	rec.LinkType = f.linkType
 	rec.Frame = frame
 	rec.Offset = off
+	rec.Block = r.w.blk
 	return nil
 }

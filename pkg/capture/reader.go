@@ -77,6 +77,9 @@ type Record struct {
 	Frame    uint64 // 1-based frame number in its file, as Wireshark numbers it
 	Offset   int64  // byte offset of the record in the (decompressed) stream
 	Source   int    // index of the reader in a Merge, 0 for a single reader
+	// Block holds Data when the reader was opened with a BlockPool; nil
+	// otherwise.
+	Block *Block
 }
 
 // NonPacket is the LinkType of records that are frames in Wireshark's
@@ -88,6 +91,8 @@ const NonPacket = 0xffffffff
 type Reader struct {
 	name   string
 	w      *window
+	outer  *window // the compressed stream's window, when w reads a decompressor
+	pool   *BlockPool
 	gz     bool
 	format Format
 	order  binary.ByteOrder
@@ -122,11 +127,37 @@ func Open(name string, r io.Reader) (*Reader, error) {
 // OpenSize is Open with a read buffer of size bytes to start with (it grows
 // when a record needs more): smaller for scans of many files at once.
 func OpenSize(name string, r io.Reader, size int) (*Reader, error) {
-	cr := &Reader{name: name, w: newWindow(r, size)}
+	cr := &Reader{name: name, w: newWindow(r, size, nil)}
 	if err := cr.start(); err != nil {
 		return nil, err
 	}
 	return cr, nil
+}
+
+// OpenPooled is Open reading into blocks of pool: the Data of each record
+// stays valid, after later calls to Next, while its Record.Block is
+// retained (see Block). Call Release when done with the Reader.
+func OpenPooled(name string, r io.Reader, pool *BlockPool) (*Reader, error) {
+	cr := &Reader{name: name, pool: pool, w: newWindow(r, 0, pool)}
+	if err := cr.start(); err != nil {
+		cr.Release()
+		return nil, err
+	}
+	return cr, nil
+}
+
+// Release drops the reader's references to its blocks (OpenPooled). The
+// reader must not be used again; records already returned stay valid while
+// their blocks are retained elsewhere.
+func (r *Reader) Release() {
+	if r.outer != nil {
+		r.outer.release()
+		r.outer = nil
+	}
+	r.w.release()
+	if r.err == nil {
+		r.err = io.EOF
+	}
 }
 
 // Name is the name given to Open.

@@ -36,7 +36,8 @@ func (r *Reader) start() error {
 			return r.fail(0, 0, fmt.Errorf("%w: gzip header: %v", sentinel, err))
 		}
 		r.gz = true
-		r.w = newWindow(zr, len(r.w.buf))
+		r.outer = r.w
+		r.w = newWindow(zr, len(r.w.buf), r.pool)
 		head, _ = r.w.peek(8)
 		if len(head) == 0 {
 			if r.w.err != nil && !errors.Is(r.w.err, io.EOF) {
