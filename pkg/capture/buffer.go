@@ -19,10 +19,10 @@ type window struct {
 	buf  []byte
 	pool *BlockPool
 	blk  *Block // the block buf belongs to, with the pool
-	pos  int   // start of unread bytes in buf
-	end  int   // end of valid bytes in buf
-	base int64 // stream offset of buf[0]
-	err  error // sticky read error, returned once buffered bytes run out
+	pos  int    // start of unread bytes in buf
+	end  int    // end of valid bytes in buf
+	base int64  // stream offset of buf[0]
+	err  error  // sticky read error, returned once buffered bytes run out
 }
 
 const (
