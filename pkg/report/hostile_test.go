@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/hex"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode"
@@ -223,5 +224,61 @@ func TestCSVFormulaAfterEscape(t *testing.T) {
 				t.Errorf("payload_text %q = %q, want %q", tt.text, rows[1][k], tt.want)
 			}
 		}
+	}
+}
+
+// setStrings sets every string field reachable from v, through pointers,
+// slices and structs, to s.
+func setStrings(v reflect.Value, s string) {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Pointer:
+		if !v.IsNil() {
+			setStrings(v.Elem(), s)
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			setStrings(v.Index(i), s)
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			setStrings(v.Field(i), s)
+		}
+	}
+}
+
+// TestEveryStringFieldEscaped sets every string field of a report, even
+// those FromLoop fills from trusted values, to an attack and checks that
+// the table and CSV escape them all.
+func TestEveryStringFieldEscaped(t *testing.T) {
+	const attack = "\x1b]0;pwned\x07\u009b2J\r\u200b\u202e"
+	r := cleanReport()
+	setStrings(reflect.ValueOf(r).Elem(), attack)
+	for _, pr := range hostilePrinters {
+		var b bytes.Buffer
+		if err := pr.p.Print(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		if c, ok := rawControl(b.Bytes()); ok {
+			t.Errorf("%s output holds %U:\n%q", pr.name, c, b.Bytes())
+		}
+	}
+}
+
+// TestTableClipsAtRuneBoundary checks that the payload column is cut
+// between characters, not inside one.
+func TestTableClipsAtRuneBoundary(t *testing.T) {
+	r := cleanReport()
+	r.Loops[0].Payload.Text = strings.Repeat("a", 33) + "\u00e9\u00e9\u00e9"
+	var b bytes.Buffer
+	if err := Table().Print(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if want := "text: " + strings.Repeat("a", 33) + "..."; !strings.Contains(b.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, b.String())
+	}
+	if strings.Contains(b.String(), `\xc3`) {
+		t.Errorf("table shows a cut character:\n%s", b.String())
 	}
 }
