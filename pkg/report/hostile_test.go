@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/hex"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -13,23 +14,26 @@ import (
 
 // hostileStrings are terminal attacks and invisible characters as they
 // arrive from the wire or a file name, with the escaped form the table and
-// CSV must print instead.
+// CSV must print instead, and the one JSON must.
 var hostileStrings = []struct {
-	name, raw, escaped string
+	name, raw, escaped, json string
 }{
-	{"OSC title", "\x1b]0;pwned\x07", `\x1b]0;pwned\x07`},
-	{"CSI clear", "\x1b[2J", `\x1b[2J`},
-	{"C1 CSI", "\u009b2J", `\xc2\x9b2J`},
-	{"CR", "line\rover", `line\x0dover`},
-	{"ZWSP", "zero\u200bwidth", `zero\u200bwidth`},
-	{"RLM", "mark\u200fed", `mark\u200fed`},
-	{"RLO", "\u202eevil", `\u202eevil`},
-	{"BOM", "\ufeffbom", `\ufeffbom`},
+	{"OSC title", "\x1b]0;pwned\x07", `\x1b]0;pwned\x07`, `\u001b]0;pwned\u0007`},
+	{"CSI clear", "\x1b[2J", `\x1b[2J`, `\u001b[2J`},
+	{"C1 CSI", "\u009b2J", `\xc2\x9b2J`, `\u009b2J`},
+	{"CR", "line\rover", `line\x0dover`, `line\rover`},
+	{"ZWSP", "zero\u200bwidth", `zero\u200bwidth`, `zero\u200bwidth`},
+	{"RLM", "mark\u200fed", `mark\u200fed`, `mark\u200fed`},
+	{"RLO", "\u202eevil", `\u202eevil`, `\u202eevil`},
+	{"BOM", "\ufeffbom", `\ufeffbom`, `\ufeffbom`},
+	{"DEL", "del\x7f", `del\x7f`, `del\u007f`},
+	{"tag", "tag\U000e0041", `tag\U000e0041`, `tag\udb40\udc41`},
 }
 
 // hostilePlaces are the report fields hostile text reaches: set plants s
 // in a clean report, and shows says which printers print the field (CSV
-// has no inputs, so no error column).
+// has no inputs, so no error column; the table shows the query name in
+// the query's summary).
 var hostilePlaces = []struct {
 	name  string
 	set   func(r *Report, s string)
@@ -39,13 +43,13 @@ var hostilePlaces = []struct {
 		q := r.Loops[0].Trigger.Query
 		q.QName = "a" + s + ".example."
 		q.Summary = "Standard query 0x0001 A " + q.QName // as the decoder writes it
-	}, map[string]bool{"table": true, "csv": true}},
+	}, map[string]bool{"table": true, "csv": true, "json": true}},
 	{"payload text", func(r *Report, s string) {
 		p := &r.Loops[0].Payload
 		p.Text = "x" + s
 		p.Hex = hex.EncodeToString([]byte(p.Text))
 		p.Length = len(p.Text)
-	}, map[string]bool{"table": true, "csv": true}},
+	}, map[string]bool{"table": true, "csv": true, "json": true}},
 	{"file name", func(r *Report, s string) {
 		f := "/caps/" + s + ".pcap"
 		r.Inputs[0].Path = f
@@ -53,10 +57,10 @@ var hostilePlaces = []struct {
 		for _, p := range []*Packet{&l.FirstPacket, &l.Trigger.Query.Packet, &l.Trigger.Response.Packet, &l.Trigger.FirstNonDNS.Packet} {
 			p.File = f
 		}
-	}, map[string]bool{"table": true, "csv": true}},
+	}, map[string]bool{"table": true, "csv": true, "json": true}},
 	{"error", func(r *Report, s string) {
 		r.Inputs[0].Error = "read /caps/x.pcap: " + s
-	}, map[string]bool{"table": true}},
+	}, map[string]bool{"table": true, "json": true}},
 }
 
 var hostilePrinters = []struct {
@@ -65,6 +69,7 @@ var hostilePrinters = []struct {
 }{
 	{"table", Table()},
 	{"csv", CSV()},
+	{"json", JSON()},
 }
 
 // cleanReport is a report with one triggered loop and nothing hostile in
@@ -117,8 +122,8 @@ func rawControl(out []byte) (rune, bool) {
 }
 
 // TestHostileTextIsEscaped plants each hostile string in each field and
-// checks that no printer writes it raw, and that the escaped form is in
-// every output that shows the field.
+// checks that no printer writes it raw, that the escaped form is in every
+// output that shows the field, and that the JSON decodes to the report.
 func TestHostileTextIsEscaped(t *testing.T) {
 	for _, h := range hostileStrings {
 		for _, pl := range hostilePlaces {
@@ -137,8 +142,13 @@ func TestHostileTextIsEscaped(t *testing.T) {
 					if c, ok := rawControl(out); ok {
 						t.Errorf("output holds %U:\n%q", c, out)
 					}
-					if pl.shows[pr.name] && !bytes.Contains(out, []byte(h.escaped)) {
-						t.Errorf("output lacks %s:\n%s", h.escaped, out)
+					want := h.escaped
+					if pr.name == "json" {
+						want = h.json
+						checkJSONRoundTrip(t, out, r)
+					}
+					if pl.shows[pr.name] && !bytes.Contains(out, []byte(want)) {
+						t.Errorf("output lacks %s:\n%s", want, out)
 					}
 				})
 			}
@@ -250,11 +260,12 @@ func setStrings(v reflect.Value, s string) {
 
 // TestEveryStringFieldEscaped sets every string field of a report, even
 // those FromLoop fills from trusted values, to an attack and checks that
-// the table and CSV escape them all.
+// every printer escapes them all.
 func TestEveryStringFieldEscaped(t *testing.T) {
-	const attack = "\x1b]0;pwned\x07\u009b2J\r\u200b\u202e"
+	const attack = "\x1b]0;pwned\x07\u009b2J\r\u200b\u202e\x7f\u0085\u00ad\U000e0001"
 	r := cleanReport()
 	setStrings(reflect.ValueOf(r).Elem(), attack)
+	r.Summary.UnknownLinks = map[string]uint64{attack: 1}
 	for _, pr := range hostilePrinters {
 		var b bytes.Buffer
 		if err := pr.p.Print(&b, r); err != nil {
@@ -262,6 +273,48 @@ func TestEveryStringFieldEscaped(t *testing.T) {
 		}
 		if c, ok := rawControl(b.Bytes()); ok {
 			t.Errorf("%s output holds %U:\n%q", pr.name, c, b.Bytes())
+		}
+		if pr.name == "json" {
+			checkJSONRoundTrip(t, b.Bytes(), r)
+		}
+	}
+}
+
+// checkJSONRoundTrip checks that doc is valid JSON that decodes to r.
+func checkJSONRoundTrip(t *testing.T, doc []byte, r *Report) {
+	t.Helper()
+	var back Report
+	if err := json.Unmarshal(doc, &back); err != nil {
+		t.Fatalf("JSON does not decode: %v\n%s", err, doc)
+	}
+	if !reflect.DeepEqual(&back, r) {
+		t.Errorf("JSON decodes to\n%+v\nwant\n%+v", back, *r)
+	}
+}
+
+// TestJSONEscapeKeepsDocument checks that the JSON printer's output is
+// what encoding/json writes, but for the runes it escapes.
+func TestJSONEscapeKeepsDocument(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"a": "plain"}`, `{"a": "plain"}`},
+		{"{\"a\": \"caf\u00e9 \u65e5\u672c \U0001f600 \u2764\ufe0f \ufffd\"}", "{\"a\": \"caf\u00e9 \u65e5\u672c \U0001f600 \u2764\ufe0f \ufffd\"}"},
+		{"{\"a\": \"\u009b2J\x7f\"}", `{"a": "\u009b2J\u007f"}`},
+		{"{\"\u200b\": \"x\u202ey\ufeff\"}", `{"\u200b": "x\u202ey\ufeff"}`},
+		{"[\"\U000e0041\u00e9\u00ad\"]", "[\"\\udb40\\udc41\u00e9\\u00ad\"]"},
+	}
+	for _, tt := range tests {
+		if got := string(escapeJSON([]byte(tt.in))); got != tt.want {
+			t.Errorf("escapeJSON(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		var a, b any
+		if err := json.Unmarshal([]byte(tt.in), &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(tt.want), &b); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%q decodes to %q, want %q", tt.want, b, a)
 		}
 	}
 }
