@@ -12,7 +12,10 @@ type csvPrinter struct{}
 var _ Printer = csvPrinter{}
 
 // CSV prints one row per loop with its scalar fields, header row first.
-// Cells that a spreadsheet would run as a formula are neutralised.
+// Every cell is escaped as the table is (see Escape), so no raw control
+// byte, C1 code point or invisible format character reaches the file and
+// `cat report.csv` is as safe as the table; then cells that a spreadsheet
+// would run as a formula are neutralised. payload_hex keeps the raw bytes.
 func CSV() Printer { return csvPrinter{} }
 
 // CSVHeader is the CSV header row.
@@ -69,7 +72,9 @@ func (csvPrinter) Print(w io.Writer, r *Report) error {
 			t.FirstNonDNS.File, u(t.FirstNonDNS.Frame), t.FirstNonDNS.Time, delay,
 		}
 		for k := range row {
-			row[k] = CSVSafe(row[k])
+			// Escape first: it turns a leading tab or CR into text,
+			// and CSVSafe then sees what the spreadsheet will see.
+			row[k] = CSVSafe(Escape(row[k]))
 		}
 		if err := cw.Write(row); err != nil {
 			return err

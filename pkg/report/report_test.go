@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/pongscan/pongscan/pkg/decode"
@@ -25,11 +26,83 @@ func TestEscape(t *testing.T) {
 		{"\u202eevil", `\u202eevil`},
 		{"\u009b2J", `\xc2\x9b2J`},
 		{"\x7f", `\x7f`},
+		{"\x1b[2J", `\x1b[2J`},
+		{"\u0085next", `\xc2\x85next`},
+		{"\ufffd is kept", "\ufffd is kept"},
+		{"\xe2\x80", `\xe2\x80`}, // a cut-off U+202E
+		// Invisible and format characters.
+		{"a\u00adb", `a\u00adb`},
+		{"a\u034fb", `a\u034fb`},
+		{"a\u061cb", `a\u061cb`},
+		{"a\u180eb", `a\u180eb`},
+		{"zero\u200bwidth", `zero\u200bwidth`},
+		{"\u200c\u200d\u200e\u200f", `\u200c\u200d\u200e\u200f`},
+		{"\u2028\u2029", `\u2028\u2029`},
+		{"\u202a\u202b\u202c\u202d", `\u202a\u202b\u202c\u202d`},
+		{"\u2060\u2061\u2062\u2063\u2064", `\u2060\u2061\u2062\u2063\u2064`},
+		{"\u2066\u2067\u2068\u2069", `\u2066\u2067\u2068\u2069`},
+		{"\u206a\u206f", `\u206a\u206f`},
+		{"\ufeffbom", `\ufeffbom`},
+		{"\ufff9\ufffa\ufffb", `\ufff9\ufffa\ufffb`},
+		{"\u3164", `\u3164`},
+		{"tag\U000e0041", `tag\U000e0041`},
+		{"caf\u00e9\u202e\x1b\\", "caf\u00e9" + `\u202e\x1b\\`},
 	}
 	for _, tt := range tests {
 		if got := Escape(tt.in); got != tt.want {
 			t.Errorf("Escape(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestEscapeKeepsText checks that ordinary text of any script passes
+// through unchanged and without allocating.
+func TestEscapeKeepsText(t *testing.T) {
+	for _, s := range []string{
+		"",
+		"RRQ must be sent first",
+		"host-1.example.com. A IN ~!#$%^&*()_+{}|:<>?",
+		"caf\u00e9 na\u00efve \u00c5ngstr\u00f6m \u0142\u00f3d\u017a",
+		"\u0395\u03bb\u03bb\u03b7\u03bd\u03b9\u03ba\u03ac \u0420\u0443\u0441\u0441\u043a\u0438\u0439",
+		"\u0627\u0644\u0639\u0631\u0628\u064a\u0629 \u05e2\u05d1\u05e8\u05d9\u05ea",
+		"\u65e5\u672c\u8a9e \u4e2d\u6587 \ud55c\uad6d\uc5b4",
+		"\u00a0no-break space, \u3000ideographic space",
+		"emoji \U0001f600 \U0001f389 \u2764\ufe0f \U0001f44d\U0001f3fd \U0001f1eb\U0001f1f7",
+		"\ufffd",
+	} {
+		if got := Escape(s); got != s {
+			t.Errorf("Escape(%q) = %q, want it unchanged", s, got)
+		}
+		if n := testing.AllocsPerRun(10, func() { _ = Escape(s) }); n != 0 {
+			t.Errorf("Escape(%q) allocates %v times", s, n)
+		}
+	}
+}
+
+// TestEscapeNoRawControl checks every code point up to U+FFFF and a few
+// above: Escape's output holds no control, C1 or invisible rune, and every
+// rune it keeps is the rune it was given.
+func TestEscapeNoRawControl(t *testing.T) {
+	check := func(r rune) {
+		in := "a" + string(r) + "b"
+		out := Escape(in)
+		for _, c := range out {
+			if c < 0x20 || c >= 0x7f && c < 0xa0 || c == 0xad || c != r && c >= 0x80 ||
+				unicode.Is(unicode.Cf, c) || c == 0x2028 || c == 0x2029 {
+				t.Fatalf("Escape(%q) = %q holds %U", in, out, c)
+			}
+		}
+		if out != in && !strings.HasPrefix(out, `a\`) {
+			t.Fatalf("Escape(%q) = %q", in, out)
+		}
+	}
+	for r := rune(0); r <= 0xffff; r++ {
+		if r < 0xd800 || r > 0xdfff {
+			check(r)
+		}
+	}
+	for _, r := range []rune{0x110bd, 0x1d173, 0x1f600, 0xe0001, 0xe0041, 0xe007f, 0xe0100, 0x10ffff} {
+		check(r)
 	}
 }
 

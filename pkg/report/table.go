@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
@@ -17,7 +18,9 @@ var _ Printer = tablePrinter{}
 
 // Table prints the report for people: a table of loops, each loop's
 // trigger packets and first non-DNS payload, then a summary. Every string
-// that came from a packet is escaped.
+// field of the report is escaped (see Escape), not only those known to
+// come from a packet or a file name, so a report built by other code is
+// as safe to print.
 func Table() Printer { return tablePrinter{} }
 
 func (tablePrinter) Print(w io.Writer, r *Report) error {
@@ -39,7 +42,7 @@ func (tablePrinter) Print(w io.Writer, r *Report) error {
 			if l.OngoingAtEnd {
 				running = "yes, at end"
 			}
-			_ = t.Append(strconv.Itoa(i+1), hostPort(l.Client), hostPort(l.Server), l.Start,
+			_ = t.Append(strconv.Itoa(i+1), hostPort(l.Client), hostPort(l.Server), Escape(l.Start),
 				fmt.Sprintf("%.3f s", l.DurationS), strconv.FormatUint(l.Packets, 10),
 				fmt.Sprintf("%.1f/s", l.RatePPS), fmt.Sprintf("%d/s", l.PeakPPS), running,
 				Escape(clipText(payloadCell(&l.Payload), 40)))
@@ -62,18 +65,24 @@ func payloadCell(p *Payload) string {
 	return p.Kind
 }
 
+// clipText cuts s to at most n bytes, at a rune boundary so that a
+// multi-byte character is not shown as \xHH escapes of its first bytes.
 func clipText(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
 	return s[:n] + "..."
 }
 
+// hostPort formats an endpoint, escaped.
 func hostPort(e Endpoint) string {
 	if strings.Contains(e.IP, ":") {
-		return "[" + e.IP + "]:" + strconv.Itoa(int(e.Port))
+		return "[" + Escape(e.IP) + "]:" + strconv.Itoa(int(e.Port))
 	}
-	return e.IP + ":" + strconv.Itoa(int(e.Port))
+	return Escape(e.IP) + ":" + strconv.Itoa(int(e.Port))
 }
 
 func printLoop(w *errWriter, n int, l *Loop) {
@@ -82,7 +91,7 @@ func printLoop(w *errWriter, n int, l *Loop) {
 		w.printf(", still running at the end of the capture")
 	}
 	line := func(what string, p *Packet, extra string) {
-		w.printf("    %-9s %s#%d  %s  %s -> %s  %s%s\n", what, Escape(Base(p.File)), p.Frame, p.Time,
+		w.printf("    %-9s %s#%d  %s  %s -> %s  %s%s\n", what, Escape(Base(p.File)), p.Frame, Escape(p.Time),
 			hostPort(p.Src), hostPort(p.Dst), Escape(p.Summary), extra)
 	}
 	t := &l.Trigger
@@ -92,7 +101,7 @@ func printLoop(w *errWriter, n int, l *Loop) {
 		line("response", &t.Response.Packet, "")
 		line("non-DNS", &t.FirstNonDNS.Packet, fmt.Sprintf("  (%.3f ms after the response)", *t.FirstNonDNS.DelayMS))
 	} else {
-		w.printf("\n  no trigger in the capture (%s: the loop was already running, or no DNS exchange explains it):\n", l.Detector)
+		w.printf("\n  no trigger in the capture (%s: the loop was already running, or no DNS exchange explains it):\n", Escape(l.Detector))
 		line("first", &l.FirstPacket, "")
 		line("client", &t.FirstNonDNS.Packet, "")
 	}
@@ -115,7 +124,7 @@ func printLoop(w *errWriter, n int, l *Loop) {
 	if l.Trigger.Query == nil {
 		what = "client payload"
 	}
-	w.printf("  %s (%s, %d bytes%s):\n", what, l.Payload.Kind, l.Payload.Length, cut)
+	w.printf("  %s (%s, %d bytes%s):\n", what, Escape(l.Payload.Kind), l.Payload.Length, cut)
 	raw, _ := hex.DecodeString(l.Payload.Hex)
 	for _, ln := range strings.Split(strings.TrimRight(HexDump(raw, 256), "\n"), "\n") {
 		w.printf("    %s\n", ln)
@@ -166,11 +175,12 @@ func printSummary(w *errWriter, r *Report) {
 		for i, lt := range in.LinkTypes {
 			lts[i] = LinkTypeName(lt)
 		}
-		format := in.Format
+		format := Escape(in.Format)
 		if in.Gzip {
 			format += "+gzip"
 		}
-		_ = t.Append(Escape(in.Path), format, strings.Join(lts, ", "), strconv.FormatUint(in.Packets, 10), in.First, in.Last, Escape(in.Error))
+		_ = t.Append(Escape(in.Path), format, strings.Join(lts, ", "), strconv.FormatUint(in.Packets, 10),
+			Escape(in.First), Escape(in.Last), Escape(in.Error))
 	}
 	_ = t.Render()
 	s := &r.Summary
