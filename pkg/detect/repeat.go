@@ -27,31 +27,41 @@ type RepeatConfig struct {
 // DNSPong's.
 var DefaultRepeatConfig = RepeatConfig{
 	Ports:    []uint16{7, 13, 17, 19, 37, 69, 123},
-	Idle:     2 * time.Second,
+	Idle:     DefaultConfig.Idle,
 	Runs:     DefaultRunConfig,
-	MaxFlows: 1 << 18,
+	MaxFlows: DefaultConfig.MaxFlows,
+}
+
+// RepeatDetector is the Factory of Repeat: the default service ports,
+// leaving flows on the DNS ports to DNSPong.
+func RepeatDetector(c Config) Detector {
+	c = c.WithDefaults()
+	return NewRepeat(RepeatConfig{Exclude: c.DNSPorts, Idle: c.Idle, Runs: c.Runs, MaxFlows: c.MaxFlows})
 }
 
 // Repeat finds loops between UDP services that no DNS exchange starts: a
 // run of packets on a flow with a watched port on one end that meets the
 // RunConfig rules. Its findings have no trigger.
 type Repeat struct {
-	cfg                  RepeatConfig
-	ports                [1024]uint64
-	exclude              [1024]uint64
-	flows                *table[repeatFlow]
-	loops                []Loop
-	samples              map[int32]sample
-	now                  int64
-	ticking              bool // now holds a packet time (times may be negative)
-	counters             Counters
-	evictIdle, evictFull func(int32)
+	cfg      RepeatConfig
+	ports    PortSet
+	exclude  PortSet
+	flows    *Tracker[repeatFlow]
+	loops    []Loop
+	samples  map[int32]sample
+	counters Counters
 }
 
 type repeatFlow struct {
 	server  int8 // 1: endpoint a, 2: endpoint b
 	sampled bool
 	run     run
+}
+
+// sample is a copy of a client payload, for the report.
+type sample struct {
+	b   []byte
+	cut bool
 }
 
 var _ Detector = (*Repeat)(nil)
@@ -69,112 +79,108 @@ func NewRepeat(cfg RepeatConfig) *Repeat {
 		cfg.MaxFlows = def.MaxFlows
 	}
 	cfg.Runs = cfg.Runs.withDefaults()
-	r := &Repeat{cfg: cfg, flows: newTable[repeatFlow](cfg.MaxFlows, int64(cfg.Idle)), samples: map[int32]sample{}}
-	for _, p := range cfg.Ports {
-		r.ports[p/64] |= 1 << (p % 64)
-	}
-	for _, p := range cfg.Exclude {
-		r.exclude[p/64] |= 1 << (p % 64)
-	}
-	r.evictIdle = func(i int32) { r.evict(i, false) }
-	r.evictFull = func(i int32) { r.evict(i, true) }
+	r := &Repeat{cfg: cfg, samples: map[int32]sample{}}
+	r.ports.Add(cfg.Ports...)
+	r.exclude.Add(cfg.Exclude...)
+	r.flows = NewTracker(cfg.MaxFlows, int64(cfg.Idle), r.forget, r.busy)
 	return r
 }
 
 // Name implements Detector.
 func (r *Repeat) Name() string { return "udp-pong" }
 
-// Counters implements Detector. Only evictions forced by the cap are
-// reported: idle evictions are routine here.
-func (r *Repeat) Counters() Counters { return Counters{EvictedCap: r.counters.EvictedCap} }
+// Watch implements Detector: the service ports.
+func (r *Repeat) Watch(ports *PortSet) { ports.Add(r.cfg.Ports...) }
 
-func (r *Repeat) watched(p uint16) bool { return r.ports[p/64]&(1<<(p%64)) != 0 }
+// Begin implements Detector; Repeat does not need the start.
+func (r *Repeat) Begin(int64) {}
+
+// Counters implements Detector.
+func (r *Repeat) Counters() Counters {
+	c := r.counters
+	c.Flows = r.flows.Flows
+	c.Evicted = r.flows.EvictedIdle
+	c.EvictedCap = r.flows.EvictedFull
+	return c
+}
 
 // Observe implements Detector.
 func (r *Repeat) Observe(p *Packet) {
 	sp, dp := p.Src.Port(), p.Dst.Port()
-	sw, dw := r.watched(sp), r.watched(dp)
-	if !sw && !dw || r.exclude[sp/64]&(1<<(sp%64)) != 0 || r.exclude[dp/64]&(1<<(dp%64)) != 0 {
+	sw, dw := r.ports.Has(sp), r.ports.Has(dp)
+	if !sw && !dw || r.exclude.Has(sp) || r.exclude.Has(dp) {
 		return
 	}
-	if p.Time > r.now || !r.ticking {
-		r.now, r.ticking = p.Time, true
-		r.flows.advance(r.now, r.evictIdle)
-	}
-	key, srcIsA := p.flow()
-	i := r.flows.get(key)
-	if i == nilIdx {
-		if r.flows.len() >= r.cfg.MaxFlows {
-			r.flows.evictSoonest(r.evictFull)
-		}
-		i = r.flows.add(key, p.Time+int64(r.cfg.Idle))
-		f := &r.flows.slot(i).val
-		f.sampled, f.run.pkts = false, [2]uint32{}
+	i, f, srcIsA, isNew := r.flows.Lookup(p, p.Time+int64(r.cfg.Idle))
+	if isNew {
+		f.sampled = false
+		f.run.clear()
 		switch {
 		case sw && !dw:
 			f.server = side(srcIsA)
 		case dw && !sw:
 			f.server = side(!srcIsA)
-		case p.Src.Port() != p.Dst.Port():
+		case sp != dp:
 			// Both watched: the lower port is the service.
-			f.server = side(srcIsA == (p.Src.Port() < p.Dst.Port()))
+			f.server = side(srcIsA == (sp < dp))
 		default:
 			f.server = side(!srcIsA) // same port: the first sender is the client
 		}
 	}
-	s := r.flows.slot(i)
-	f := &s.val
-	if f.run.packets() > 0 && p.Time-f.run.last >= int64(r.cfg.Idle) {
+	if f.run.packets() > 0 && p.Time-f.run.t.last >= int64(r.cfg.Idle) {
 		r.closeRun(i, f)
 	}
 	dir := 0
 	if f.server == side(srcIsA) {
 		dir = 1
 	}
-	f.run.add(p, dir, srcIsA, false)
+	f.run.add(p, dir, false)
 	if dir == 0 && !f.sampled && f.run.packets() > 2 {
 		n := min(len(p.Payload), MaxPayload)
 		r.samples[i] = sample{append([]byte(nil), p.Payload[:n]...), p.Cut || n < len(p.Payload)}
 		f.sampled = true
 	}
-	r.flows.setExpiry(i, p.Time+int64(r.cfg.Idle))
+	r.flows.Keep(i, p.Time+int64(r.cfg.Idle))
+}
+
+// candidatePackets is how many packets, both ways, make a run busy: the
+// tracker spares it when the table is full.
+const candidatePackets = 8
+
+func (r *Repeat) busy(f *repeatFlow) bool {
+	return f.run.packets() >= candidatePackets && f.run.t.pkts[0] > 0 && f.run.t.pkts[1] > 0
+}
+
+func (r *Repeat) forget(i int32, f *repeatFlow, why Eviction) {
+	if why == FullBusy && f.run.qualifies(r.cfg.Runs) {
+		r.counters.CutByFlowCap++
+	}
+	r.closeRun(i, f)
 }
 
 func (r *Repeat) closeRun(i int32, f *repeatFlow) {
 	if f.run.qualifies(r.cfg.Runs) {
 		s := r.samples[i]
-		k := r.flows.slot(i).key
-		r.loops = append(r.loops, f.run.loop(r.Name(), &k, f.server == 1, s.b, s.cut))
+		client, server := r.flows.Endpoint(i, f.server != 1), r.flows.Endpoint(i, f.server == 1)
+		r.loops = append(r.loops, f.run.loop(r.Name(), client, server, s.b, s.cut))
 	}
-	f.run.pkts = [2]uint32{}
+	f.run.clear()
 	if f.sampled {
 		delete(r.samples, i)
 		f.sampled = false
 	}
 }
 
-func (r *Repeat) evict(i int32, full bool) {
-	r.closeRun(i, &r.flows.slot(i).val)
-	r.flows.remove(i)
-	if full {
-		r.counters.EvictedCap++
-	} else {
-		r.counters.Evicted++
-	}
-}
-
 // Finish implements Detector.
 func (r *Repeat) Finish(end int64) []Loop {
-	for c := range r.flows.chunks {
-		for j := range r.flows.chunks[c] {
-			if s := &r.flows.chunks[c][j]; s.live() {
-				r.closeRun(int32(c<<chunkShift+j), &s.val)
-			}
-		}
-	}
+	r.flows.Tick(end)
+	r.flows.Close()
 	for i := range r.loops {
 		r.loops[i].Ongoing = end-r.loops[i].End < int64(r.cfg.Idle)
 	}
 	sort.SliceStable(r.loops, func(i, j int) bool { return r.loops[i].Start < r.loops[j].Start })
 	return r.loops
 }
+
+// Advice implements Detector.
+func (r *Repeat) Advice(l *Loop) string { return advice(l, false) }

@@ -1,8 +1,8 @@
 package detect
 
 import (
+	"net/netip"
 	"slices"
-	"time"
 
 	"github.com/pongscan/pongscan/pkg/decode"
 )
@@ -34,17 +34,12 @@ func (c RunConfig) withDefaults() RunConfig {
 
 // run tracks the current run of packets on one flow in fixed space.
 type run struct {
-	start, last int64
-	first       ref
-	firstFromA  bool
-	pkts        [2]uint32 // 0: client to server, 1: server to client
-	bytes       [2]uint64
-	top         [2]heavy
-	bucket      int32
-	inBucket    uint32
-	peak        uint32
-	ttls        [2]uint8
-	nttl        uint8
+	t        tally
+	first    ref
+	firstDir int8 // direction of the first packet: 0 from the client
+	top      [2]heavy
+	ttls     [2]uint8
+	nttl     uint8
 	// clientSeen is set by the first client packet; clientDNS tells
 	// whether that packet was a DNS message; clientRef and clientTime
 	// name it.
@@ -52,6 +47,9 @@ type run struct {
 	clientRef             ref
 	clientTime            int64
 }
+
+// clear empties the run: the next packet begins a new one.
+func (r *run) clear() { r.t.pkts = [2]uint64{} }
 
 // heavy keeps the two most frequent payload hashes (Misra-Gries, k=2):
 // any payload making up more than a third of the stream survives, with its
@@ -82,23 +80,20 @@ func payloadHash(b []byte) uint32 {
 	return uint32(decode.HashBytes(b[:min(len(b), 64)], uint64(len(b))))
 }
 
-func (r *run) packets() uint64 { return uint64(r.pkts[0]) + uint64(r.pkts[1]) }
+func (r *run) packets() uint64 { return r.t.packets() }
 
 // add counts p in the run; dir 0 is client to server. isDNS tells whether
 // its payload is a DNS message.
-func (r *run) add(p *Packet, dir int, fromA, isDNS bool) {
-	if r.pkts[0] == 0 && r.pkts[1] == 0 {
-		*r = run{start: p.Time, first: mkref(p.Ref), firstFromA: fromA}
+func (r *run) add(p *Packet, dir int, isDNS bool) {
+	if r.packets() == 0 {
+		*r = run{first: mkref(p.Ref), firstDir: int8(dir)}
+		r.t.begin(p.Time)
 	}
 	if dir == 0 && !r.clientSeen {
 		r.clientSeen, r.clientDNS = true, isDNS
 		r.clientRef, r.clientTime = mkref(p.Ref), p.Time
 	}
-	if p.Time > r.last {
-		r.last = p.Time
-	}
-	r.pkts[dir]++
-	r.bytes[dir] += uint64(p.WireLen)
+	r.t.add(p.Time, dir, p.WireLen)
 	r.top[dir].add(payloadHash(p.Payload))
 	if dir == 0 && r.nttl < 3 && (r.nttl == 0 || r.ttls[0] != p.TTL) && (r.nttl < 2 || r.ttls[1] != p.TTL) {
 		if r.nttl < 2 {
@@ -106,52 +101,41 @@ func (r *run) add(p *Packet, dir int, fromA, isDNS bool) {
 		}
 		r.nttl++
 	}
-	b := int32(max(p.Time-r.start, 0) / int64(time.Second))
-	if b != r.bucket {
-		r.bucket, r.inBucket = b, 0
-	}
-	r.inBucket++
-	r.peak = max(r.peak, r.inBucket)
 }
 
 // qualifies applies the RunConfig rules.
 func (r *run) qualifies(c RunConfig) bool {
 	n := r.packets()
-	d := float64(r.last-r.start) / 1e9
+	d := float64(r.t.last-r.t.start) / 1e9
 	if n < uint64(c.MinPackets) || d <= 0 || float64(n)/d < c.MinRate {
 		return false
 	}
-	if 4*uint64(min(r.pkts[0], r.pkts[1])) < n {
+	if r.t.oneSided() {
 		return false
 	}
 	for dir := range 2 {
-		if 2*r.top[dir].best() < r.pkts[dir] {
+		if 2*uint64(r.top[dir].best()) < r.t.pkts[dir] {
 			return false
 		}
 	}
 	return true
 }
 
-// loop builds the finding for a qualifying run on the flow with key k,
-// where the server is endpoint a when serverIsA. payload is a sample of the
-// client's repeated payload (may be nil).
-func (r *run) loop(detector string, k *flowKey, serverIsA bool, payload []byte, cut bool) Loop {
-	client, server := k.endpoint(!serverIsA), k.endpoint(serverIsA)
+// loop builds the finding for a qualifying run between client and server.
+// payload is a sample of the client's repeated payload (may be nil).
+func (r *run) loop(detector string, client, server netip.AddrPort, payload []byte, cut bool) Loop {
 	src, dst := client, server
-	if r.firstFromA == serverIsA {
+	if r.firstDir == 1 {
 		src, dst = server, client
 	}
 	l := Loop{
 		Detector: detector, Client: client, Server: server,
-		Start: r.start, End: r.last, Packets: r.packets(), Bytes: r.bytes[0] + r.bytes[1],
-		ClientToServer: Direction{uint64(r.pkts[0]), r.bytes[0]},
-		ServerToClient: Direction{uint64(r.pkts[1]), r.bytes[1]},
-		PeakPPS:        uint64(r.peak),
-		Payload:        append([]byte(nil), payload...),
-		PayloadCut:     cut,
-		FirstPacket:    PacketInfo{Ref: r.first.unpack(), Time: r.start, Src: src, Dst: dst},
-		FirstNonDNS:    PacketInfo{Ref: r.clientRef.unpack(), Time: r.clientTime, Src: client, Dst: server},
+		Payload:     append([]byte(nil), payload...),
+		PayloadCut:  cut,
+		FirstPacket: PacketInfo{Ref: r.first.unpack(), Time: r.t.start, Src: src, Dst: dst},
+		FirstNonDNS: PacketInfo{Ref: r.clientRef.unpack(), Time: r.clientTime, Src: client, Dst: server},
 	}
+	r.t.fill(&l)
 	l.PayloadInfo = decode.ClassifyPayload(l.Payload)
 	l.FirstNonDNS.Summary = l.PayloadInfo.Summary
 	l.FirstPacket.Summary = "first packet of the loop in the capture"

@@ -1,46 +1,9 @@
 package detect
 
 import (
-	"encoding/binary"
 	"hash/maphash"
 	"math/bits"
-	"net/netip"
-
-	"github.com/pongscan/pongscan/pkg/decode"
 )
-
-// flowKey is a direction-independent UDP 5-tuple: the two endpoints in a
-// fixed order, each address as the two big-endian halves of its 16-byte
-// form (IPv4 mapped into IPv6). It holds no pointers, so a table of them
-// costs the garbage collector nothing.
-type flowKey struct {
-	ahi, alo, bhi, blo uint64
-	pa, pb             uint16
-}
-
-// makeKey orders the endpoints and reports whether src is endpoint a.
-func makeKey(src, dst netip.AddrPort) (flowKey, bool) {
-	shi, slo := decode.AddrWords(src.Addr())
-	dhi, dlo := decode.AddrWords(dst.Addr())
-	sp, dp := src.Port(), dst.Port()
-	if shi < dhi || shi == dhi && (slo < dlo || slo == dlo && sp < dp) {
-		return flowKey{shi, slo, dhi, dlo, sp, dp}, true
-	}
-	return flowKey{dhi, dlo, shi, slo, dp, sp}, false
-}
-
-// endpoint rebuilds one end of a key; IPv4-mapped addresses come back as
-// IPv4, as they went in.
-func (k *flowKey) endpoint(a bool) netip.AddrPort {
-	hi, lo, port := k.bhi, k.blo, k.pb
-	if a {
-		hi, lo, port = k.ahi, k.alo, k.pa
-	}
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], hi)
-	binary.BigEndian.PutUint64(b[8:], lo)
-	return netip.AddrPortFrom(netip.AddrFrom16(b).Unmap(), port)
-}
 
 const (
 	nilIdx     = -1
@@ -315,20 +278,56 @@ func (t *table[T]) advance(now int64, evict func(int32)) {
 	}
 }
 
-// evictSoonest removes the live slot that expires soonest (by bucket),
-// calling evict for it. It reports false when the table is empty.
-func (t *table[T]) evictSoonest(evict func(int32)) bool {
+// evictSoonest removes the flow that expires soonest among those busy
+// does not hold (a flow in a loop, or in a run that may become one),
+// calling evict(i, false) for it. Timers are re-checked against their
+// slot's expiry, which only ever moved later without moving the timer: a
+// busy flow's first timer looks due long before the flow is. Such timers
+// are moved to the flow's real bucket on the way.
+//
+// When busy holds for every flow, the busy flow that expires soonest is
+// evicted with evict(i, true). It reports false when the table is empty.
+//
+// Timers of busy flows are kept where they are; each call walks past them
+// again, so the cost grows with the number of busy flows ahead of the
+// first idle one, not with the table.
+func (t *table[T]) evictSoonest(busy func(*T) bool, evict func(i int32, busy bool)) bool {
+	fallback, fallbackExp := int32(nilIdx), int64(0)
 	for k := int64(1); k <= wheelSize; k++ {
-		w := &t.wheel[(t.cur+k)&(wheelSize-1)]
-		for len(*w) > 0 {
-			tm := (*w)[0]
-			*w = (*w)[1:]
+		b := t.cur + k
+		w := &t.wheel[b&(wheelSize-1)]
+		due := *w
+		*w = nil
+		keep := due[:0]
+		found := int32(nilIdx)
+		for j, tm := range due {
 			s := t.slot(tm.idx)
-			if s.gen == tm.gen {
-				evict(tm.idx)
-				return true
+			switch {
+			case s.gen != tm.gen || s.sched != b:
+				continue // removed, recycled, or superseded by an earlier timer
+			case s.expiry/t.gran > b && k < wheelSize-1:
+				t.schedule(tm.idx, s) // due later: into its real bucket
+				continue
+			case busy(&s.val):
+				keep = append(keep, tm)
+				if fallback == nilIdx || s.expiry < fallbackExp {
+					fallback, fallbackExp = tm.idx, s.expiry
+				}
+				continue
 			}
+			found = tm.idx
+			keep = append(keep, due[j+1:]...) // the rest stay due here
+			break
 		}
+		*w = keep // nothing else was added to this bucket meanwhile
+		if found != nilIdx {
+			evict(found, false)
+			return true
+		}
+	}
+	if fallback != nilIdx {
+		evict(fallback, true)
+		return true
 	}
 	return false
 }

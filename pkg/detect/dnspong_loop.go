@@ -1,0 +1,93 @@
+package detect
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/pongscan/pongscan/pkg/decode"
+)
+
+// Triggered loops: from the first non-DNS packet after a fresh answer, every
+// packet of the 5-tuple counts until a gap of Idle.
+
+// loopState is a triggered loop in progress.
+type loopState struct {
+	l        Loop
+	clientIs int8 // 1 if endpoint a is the client, 2 if b
+	t        tally
+	ttls     []int
+}
+
+// maxTTLs is how many distinct client TTLs a triggered loop lists.
+const maxTTLs = 16
+
+func (d *DNSPong) startLoop(f *flowState, p *Packet, srcIsA bool) {
+	a := f.ans
+	ls := &loopState{clientIs: side(srcIsA)}
+	ls.t.begin(p.Time)
+	l := &ls.l
+	l.Detector = d.Name()
+	l.HasTrigger = true
+	l.Client, l.Server = p.Src, p.Dst
+	l.QueryID, l.QType, l.RCode = a.id, a.qtype, a.rcode
+	if name, ok := d.names.get(a.name); ok {
+		l.QName = name
+	}
+	l.Query = PacketInfo{Ref: a.query.unpack(), Time: a.queryTime, Src: p.Src, Dst: p.Dst,
+		Summary: fmt.Sprintf("Standard query 0x%04x %s %s", a.id, decode.TypeName(a.qtype), nameOrUnknown(l.QName))}
+	l.Response = PacketInfo{Ref: a.resp.unpack(), Time: a.respTime, Src: p.Dst, Dst: p.Src,
+		Summary: fmt.Sprintf("Standard query response 0x%04x %s %s %s", a.id, decode.TypeName(a.qtype), nameOrUnknown(l.QName), decode.RCodeName(a.rcode))}
+	n := min(len(p.Payload), MaxPayload)
+	l.Payload = append([]byte(nil), p.Payload[:n]...)
+	l.PayloadCut = p.Cut || n < len(p.Payload)
+	l.PayloadInfo = decode.ClassifyPayload(l.Payload)
+	l.FirstNonDNS = PacketInfo{Ref: p.Ref, Time: p.Time, Src: p.Src, Dst: p.Dst, Summary: l.PayloadInfo.Summary}
+	l.FirstPacket = l.FirstNonDNS
+	l.DelayNanos = p.Time - a.respTime
+	f.loop = ls
+	f.ans.ok = false
+	d.extendLoop(ls, p, srcIsA)
+}
+
+func nameOrUnknown(n string) string {
+	if n == "" {
+		return "<name no longer known>"
+	}
+	return n
+}
+
+func (d *DNSPong) extendLoop(ls *loopState, p *Packet, srcIsA bool) {
+	dir := 1
+	if side(srcIsA) == ls.clientIs {
+		dir = 0
+		if !slices.Contains(ls.ttls, int(p.TTL)) {
+			if len(ls.ttls) < maxTTLs {
+				ls.ttls = append(ls.ttls, int(p.TTL))
+			} else {
+				ls.l.TTLsCapped = true
+			}
+		}
+	}
+	ls.t.add(p.Time, dir, p.WireLen)
+}
+
+// closeLoop ends f's loop and files it as a loop, a bounce or a one-sided
+// candidate.
+func (d *DNSPong) closeLoop(f *flowState) {
+	ls := f.loop
+	f.loop = nil
+	l := ls.l
+	ls.t.fill(&l)
+	switch {
+	case l.Packets < uint64(d.cfg.MinPackets):
+		d.counters.Bounces++
+	case ls.t.oneSided():
+		// Not back-and-forth: one side talks, the other barely answers.
+		d.counters.OneSided++
+	default:
+		l.ClientTTLs = ls.ttls
+		sort.Ints(l.ClientTTLs)
+		d.loops = append(d.loops, l)
+	}
+}
