@@ -2,6 +2,7 @@ package benchgen
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/netip"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/pongscan/pongscan/pkg/capture"
 	"github.com/pongscan/pongscan/pkg/decode"
+	"github.com/pongscan/pongscan/pkg/detect"
 	"github.com/pongscan/pongscan/pkg/scan"
 )
 
@@ -140,7 +142,8 @@ func TestLoopsFound(t *testing.T) {
 	if st.Clients < 5000 {
 		t.Errorf("only %d distinct clients", st.Clients)
 	}
-	res := scan.Run([]string{path}, scan.Options{Frag: decode.DefaultFragLimits})
+	res := scan.Run(context.Background(), []scan.Input{scan.File(path)},
+		scan.Options{Detectors: []detect.Factory{detect.DNSPongDetector, detect.RepeatDetector}, Frag: decode.DefaultFragLimits})
 	if len(res.Errors) > 0 {
 		t.Fatal(res.Errors)
 	}

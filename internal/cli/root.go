@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,10 @@ const (
 	ExitOK      ExitCode = 0 // no loop found, every input read to its end
 	ExitLoops   ExitCode = 1 // at least one loop found, every input read to its end
 	ExitTrouble ExitCode = 2 // bad flags, or an input that could not be opened or read to its end
+	// ExitInterrupted and ExitTerminated: a SIGINT or SIGTERM stopped the
+	// scan; the report of everything read before it was printed.
+	ExitInterrupted ExitCode = 130
+	ExitTerminated  ExitCode = 143
 )
 
 const exitStatusHelp = `EXIT STATUS
@@ -25,7 +30,10 @@ const exitStatusHelp = `EXIT STATUS
   1  at least one loop found and every input read to its end
   2  trouble: bad flags or arguments, or an input that could not be opened
      or read to its end (the report of everything read is still printed;
-     trouble wins over loops)`
+     trouble wins over loops)
+  130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM: reading stopped, the
+     report of everything read before the signal was printed (marked
+     "interrupted"); a second signal exits at once without a report`
 
 // errTrouble marks an error already reported that must exit 2.
 var errTrouble = errors.New("trouble")
@@ -36,19 +44,25 @@ var errLoops = errors.New("loops found")
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
 var Version = "devel"
 
-// Main runs pongscan with args and returns the exit status.
+// Main runs pongscan with args and returns the exit status. SIGINT and
+// SIGTERM stop a scan early (see withSignals).
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) ExitCode {
+	ctx, stop := withSignals(context.Background(), stderr)
+	defer stop()
 	root := NewRootCmd(stdin, stdout, stderr, nil)
 	root.SetArgs(args)
-	return exitOf(root.Execute(), stderr)
+	return exitOf(root.ExecuteContext(ctx), stderr)
 }
 
 // exitOf maps a command's error to the exit status, printing errors that
 // were not reported yet.
 func exitOf(err error, stderr io.Writer) ExitCode {
+	var intr interruption
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &intr):
+		return intr.code()
 	case errors.Is(err, errLoops):
 		return ExitLoops
 	case errors.Is(err, errTrouble):

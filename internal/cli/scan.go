@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,11 +32,14 @@ type ScanOptions struct {
 	FlowTimeout time.Duration
 	Progress    string
 	Parallel    bool
+	Shards      int
 	CPUProfile  string
 	MemProfile  string
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Context is the command's context: a signal cancels it.
+	Context context.Context
 }
 
 // NewScanCmd builds `pongscan scan`. runF replaces the scan in tests.
@@ -65,6 +70,7 @@ shorter ones are counted as bounces.
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args
+			opts.Context = cmd.Context()
 			switch opts.Format {
 			case "table", "json", "csv":
 			default:
@@ -91,6 +97,9 @@ shorter ones are counted as bounces.
 			if opts.MaxFlows < 1 {
 				return fmt.Errorf("--max-flows must be at least 1")
 			}
+			if opts.Shards < 0 {
+				return fmt.Errorf("--shards must be at least 1 (or 0: one per core)")
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -103,9 +112,10 @@ shorter ones are counted as bounces.
 	f.DurationVar(&opts.MaxDelay, "max-delay", def.MaxDelay, "longest gap between the trigger answer and the first non-DNS packet")
 	f.DurationVar(&opts.Idle, "idle", def.Idle, "a gap this long ends a loop; a loop is still running if its last packet is closer than this to the end of the input")
 	f.IntVar(&opts.MinPackets, "min-packets", def.MinPackets, "packets a loop needs to be reported; shorter ones are bounces")
-	f.IntVar(&opts.MaxFlows, "max-flows", def.MaxFlows, "cap on tracked DNS flows (about 340 bytes each); beyond it the flow due to expire soonest is evicted")
+	f.IntVar(&opts.MaxFlows, "max-flows", def.MaxFlows, "cap on the flows each detector tracks in the whole scan (DNS flows take about 170 bytes); beyond it the flow due to expire soonest is evicted, sparing flows in a loop")
 	f.DurationVar(&opts.FlowTimeout, "flow-timeout", def.FlowTimeout, "keep a DNS flow with unanswered queries this long without traffic (other flows go after --idle)")
-	f.BoolVar(&opts.Parallel, "parallel", true, "use the other core: flows split over two detector shards on goroutines of their own, each reading regular files itself (gzip and stdin are read once, beside decoding); reports are identical either way")
+	f.BoolVar(&opts.Parallel, "parallel", true, "run the detector shards on goroutines of their own, beside the one reading the inputs; false: one goroutine does everything. Reports are identical either way")
+	f.IntVar(&opts.Shards, "shards", 0, "detector shards: flows are split between them by a hash of their endpoints (0: one per usable core, or 1 with --parallel=false); reports are identical for any number")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile to this file")
 	f.StringVar(&opts.MemProfile, "memprofile", "", "write a heap profile to this file at the end")
 	_ = f.MarkHidden("cpuprofile")
@@ -116,13 +126,21 @@ shorter ones are counted as bounces.
 
 func runScan(o *ScanOptions) error {
 	so := scan.Options{
-		DNSPong: detect.DNSPongConfig{
+		Detectors: Detectors,
+		Config: detect.Config{
 			DNSPorts: o.DNSPorts, MaxDelay: o.MaxDelay, Idle: o.Idle, MinPackets: o.MinPackets,
 			MaxFlows: o.MaxFlows, FlowTimeout: o.FlowTimeout,
 		},
 		Frag:     decode.DefaultFragLimits,
-		Stdin:    o.Stdin,
+		Shards:   o.Shards,
 		Parallel: o.Parallel,
+	}
+	if !o.Parallel && o.Shards == 0 {
+		so.Shards = 1 // one goroutine: one shard is enough
+	}
+	ctx := o.Context
+	if ctx == nil {
+		ctx = context.Background()
 	}
 	showProgress := o.Progress == "always"
 	if o.Progress == "auto" {
@@ -146,7 +164,7 @@ func runScan(o *ScanOptions) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	res := scan.Run(o.Files, so)
+	res := scan.Run(ctx, scan.Files(o.Stdin, o.Files...), so)
 	if o.MemProfile != "" {
 		if pf, err := os.Create(o.MemProfile); err == nil {
 			_ = pprof.WriteHeapProfile(pf)
@@ -176,6 +194,16 @@ func runScan(o *ScanOptions) error {
 	if perr != nil {
 		fmt.Fprintf(o.Stderr, "pongscan: writing the report: %v\n", perr)
 		return errTrouble
+	}
+	if res.Interrupted {
+		cause := context.Cause(ctx)
+		var intr interruption
+		if !errors.As(cause, &intr) {
+			cause = ctx.Err()
+		}
+		fmt.Fprintf(o.Stderr, "pongscan: %v: stopped reading at %s; the report covers everything read before\n",
+			cause, report.Escape(res.Stopped.String()))
+		return fmt.Errorf("%w", cause)
 	}
 	if len(res.Errors) > 0 {
 		return errTrouble

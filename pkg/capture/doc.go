@@ -9,10 +9,14 @@
 // bytes that actually arrived, and every error is a *Error that names the
 // file, the frame being read and its byte offset. Reads are zero-copy: the
 // Data slice of a Record is borrowed from the reader's buffer and is valid
-// only until the next call to Next.
+// only until the next call to Next; a reader opened with a BlockPool
+// (OpenPooled) instead never overwrites its blocks, so records stay valid
+// while their Block is retained, and one goroutine can read while others
+// decode.
+//
+// The format is recognised by content: sniff.go for the magic numbers and
+// gzip, pcap.go and pcapng.go for the two formats.
 //
 // Merge combines several readers into one stream in timestamp order, the way
 // mergecap does, so rotated capture files are scanned as one capture.
-// Prefetch runs a reader on its own goroutine and hands records over in
-// batches.
 package capture

@@ -320,8 +320,7 @@ func (d *DNSPong) forget(i int32, f *flowState, why Eviction) {
 // Finish implements Detector. Loops with a trigger come first, then loops
 // without one, each sorted by start.
 func (d *DNSPong) Finish(end int64) []Loop {
-	d.flows.Tick(end) // flows idle before the end of the input go as idle
-	d.flows.Close()
+	d.flows.Close(end)
 	byStart := func(ls []Loop) {
 		sort.SliceStable(ls, func(i, j int) bool { return ls[i].Start < ls[j].Start })
 	}

@@ -83,4 +83,3 @@ func (d *DNSPong) freeMore(f *flowState) {
 		f.more = 0
 	}
 }
-

@@ -92,4 +92,3 @@ func (d *DNSPong) closeRun(i int32, f *flowState) {
 	}
 	f.runOpen, f.runTrig = false, false
 }
-

@@ -173,8 +173,7 @@ func (r *Repeat) closeRun(i int32, f *repeatFlow) {
 
 // Finish implements Detector.
 func (r *Repeat) Finish(end int64) []Loop {
-	r.flows.Tick(end)
-	r.flows.Close()
+	r.flows.Close(end)
 	for i := range r.loops {
 		r.loops[i].Ongoing = end-r.loops[i].End < int64(r.cfg.Idle)
 	}

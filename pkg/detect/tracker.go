@@ -81,6 +81,14 @@ func (t *Tracker[T]) Lookup(p *Packet, keep int64) (i int32, f *T, srcIsA, isNew
 	t.Tick(p.Time)
 	key, srcIsA := p.flow()
 	i = t.tab.get(key)
+	if i != nilIdx && t.tab.slot(i).expiry < p.Time {
+		// Expired, but the lazy wheel has not come to it yet: a flow is
+		// forgotten exactly when its keep time passed, whatever other
+		// flows' packets did to the clock (so results do not depend on
+		// how flows are sharded).
+		t.evict(i, Idle)
+		i = nilIdx
+	}
 	if i == nilIdx {
 		if t.tab.len() >= t.max {
 			t.tab.evictSoonest(t.busy, t.evictFull)
@@ -113,12 +121,16 @@ func (t *Tracker[T]) Len() int { return t.tab.len() }
 // Now is the clock: the latest packet time seen.
 func (t *Tracker[T]) Now() int64 { return t.now }
 
-// Close forgets every flow still held, as Idle, in slot order (which does
-// not depend on timing). Detectors call it from Finish.
-func (t *Tracker[T]) Close() {
+// Close forgets every flow still held at end, the time of the end of the
+// input, in slot order; those whose keep time passed before end count as
+// evicted idle, exactly. Detectors call it from Finish.
+func (t *Tracker[T]) Close(end int64) {
 	for c := range t.tab.chunks {
 		for j := range t.tab.chunks[c] {
 			if s := &t.tab.chunks[c][j]; s.live() {
+				if s.expiry < end {
+					t.EvictedIdle++
+				}
 				t.forget(int32(c<<chunkShift+j), &s.val, Idle)
 			}
 		}

@@ -2,7 +2,6 @@ package report
 
 import (
 	"encoding/hex"
-	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
@@ -33,6 +32,8 @@ type Settings struct {
 	IdleS      float64  `json:"idle_s"`
 	MinPackets int      `json:"min_packets"`
 	MaxFlows   int      `json:"max_flows"`
+	// FlowTimeoutS is how long a DNS flow with unanswered queries is kept.
+	FlowTimeoutS float64 `json:"flow_timeout_s"`
 }
 
 // Input describes one input file.
@@ -70,6 +71,12 @@ type Summary struct {
 	NonPacket    uint64            `json:"non_packet_records"`
 	Evicted      uint64            `json:"flows_evicted_idle"`
 	EvictedCap   uint64            `json:"flows_evicted_full"`
+	// Detectors holds each detector's own counters under its name; the
+	// counters above add them up.
+	Detectors map[string]map[string]uint64 `json:"detectors"`
+	// Interrupted reports that the scan was stopped (a signal) before
+	// every input was read: the report covers what was read until then.
+	Interrupted bool `json:"interrupted"`
 }
 
 // Endpoint is an address and port.
@@ -162,7 +169,11 @@ type Loop struct {
 	// otherwise.
 	FirstPacket Packet  `json:"first_packet"`
 	Trigger     Trigger `json:"trigger"`
-	Advice      string  `json:"advice"`
+	// CutByFlowCap: the flow table, full of busy flows, had to forget
+	// the loop while it ran; packets after End were not counted.
+	CutByFlowCap bool `json:"cut_by_flow_cap,omitempty"`
+	// Advice says how to stop it, from the detector that found it.
+	Advice string `json:"advice"`
 }
 
 // Timestamp formats nanoseconds since the epoch as RFC 3339 UTC with nine
@@ -206,6 +217,7 @@ func FromLoop(l *detect.Loop, files []string) Loop {
 		OngoingAtEnd:   l.Ongoing,
 		ClientTTLs:     ttls,
 		ClientTTLsMore: l.TTLsCapped,
+		CutByFlowCap:   l.CutByFlowCap,
 		Payload: Payload{
 			Kind: string(pi.Kind), Text: ValidUTF8(pi.Text), Hex: hex.EncodeToString(l.Payload),
 			Length: len(l.Payload), Cut: l.PayloadCut, Summary: ValidUTF8(pi.Summary),
@@ -220,28 +232,7 @@ func FromLoop(l *detect.Loop, files []string) Loop {
 		out.Trigger.Response = &Response{Packet: pkt(l.Response), RCode: decode.RCodeName(l.RCode)}
 		out.Trigger.FirstNonDNS.DelayMS = &delay
 	}
-	out.Advice = advice(l)
 	return out
-}
-
-func advice(l *detect.Loop) string {
-	c, s := l.Client, l.Server
-	var b strings.Builder
-	fmt.Fprintf(&b, "break the loop by dropping one packet: block UDP %s -> %s (or all traffic from %s) at the server's edge; ", c, s, c.Addr())
-	if s.Port() == 53 || l.Detector == "dns-pong" {
-		fmt.Fprintf(&b, "enable DNS response rate limiting (RRL) on %s; ", s.Addr())
-	} else {
-		fmt.Fprintf(&b, "rate-limit or stop the service on %s port %d answering unsolicited packets; ", s.Addr(), s.Port())
-	}
-	switch l.PayloadInfo.Kind {
-	case "tftp-error", "tftp":
-		fmt.Fprintf(&b, "on %s, stop the TFTP service from answering on port %d, or keep the resolver's source ports out of its range", c.Addr(), c.Port())
-	case "ntp":
-		fmt.Fprintf(&b, "on %s, stop the NTP service from answering stray packets on port %d", c.Addr(), c.Port())
-	default:
-		fmt.Fprintf(&b, "on %s, find the service listening on UDP port %d and stop it answering unsolicited packets", c.Addr(), c.Port())
-	}
-	return b.String()
 }
 
 // ValidUTF8 replaces invalid UTF-8 with U+FFFD so JSON carries text, never

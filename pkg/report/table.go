@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -190,6 +191,19 @@ func printSummary(w *errWriter, r *Report) {
 		s.TCP, s.OtherIP, s.NotIP, s.Malformed, s.UnknownLink, s.Fragments, s.Reassembled, s.FragDropped)
 	if s.OneSided > 0 || s.Evicted > 0 || s.EvictedCap > 0 {
 		w.printf("         %d one-sided candidates, flows evicted: %d idle, %d with the table full\n", s.OneSided, s.Evicted, s.EvictedCap)
+	}
+	names := make([]string, 0, len(s.Detectors))
+	for name := range s.Detectors {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		c := s.Detectors[name]
+		w.printf("  %-9s %d flows, %d bounces, %d one-sided, %d evicted idle, %d evicted with the table full, %d loops cut by it\n",
+			Escape(name)+":", c["flows"], c["bounces"], c["one_sided"], c["flows_evicted_idle"], c["flows_evicted_full"], c["loops_cut_by_flow_cap"])
+	}
+	if s.Interrupted {
+		w.printf("\nInterrupted: the scan stopped before the end of its inputs; this report covers what was read.\n")
 	}
 }
 

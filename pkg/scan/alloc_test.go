@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"context"
 	"encoding/binary"
 	"net/netip"
 	"testing"
@@ -44,7 +45,9 @@ func dnsMsg(t testing.TB, id uint16, resp bool) []byte {
 
 // TestHotPathAllocs proves the per-packet path allocates nothing: decoding
 // a frame, judging its DNS payload and updating an existing flow, for a
-// query, its answer and a non-DNS packet on an armed flow.
+// query, its answer and a non-DNS packet on an armed flow. It runs the
+// real path (the flow key set once per packet, as the shards do), so the
+// answer matches the query and the loop starts: the test checks that too.
 func TestHotPathAllocs(t *testing.T) {
 	c := netip.MustParseAddrPort("198.51.100.7:40000")
 	s := netip.MustParseAddrPort("192.0.2.1:53")
@@ -53,7 +56,7 @@ func TestHotPathAllocs(t *testing.T) {
 	junk := udpFrame(c, s, []byte("\x00\x05\x00\x04RRQ must be sent first\x00"))
 
 	dec := decode.NewDecoder(decode.DefaultFragLimits)
-	det := detect.NewDNSPong(detect.DNSPongConfig{MinPackets: 1 << 30})
+	det := detect.NewDNSPong(detect.DNSPongConfig{MinPackets: 2})
 	rep := detect.NewRepeat(detect.RepeatConfig{})
 	var p detect.Packet
 	now := int64(1e18)
@@ -63,6 +66,7 @@ func TestHotPathAllocs(t *testing.T) {
 			t.Fatal("frame did not decode as UDP")
 		}
 		p.Time = now
+		p.SetFlow()
 		det.Observe(&p)
 		rep.Observe(&p)
 	}
@@ -85,12 +89,18 @@ func TestHotPathAllocs(t *testing.T) {
 			}
 		})
 	}
+	// The first junk packet followed a fresh answer: one loop of every
+	// packet after it.
+	loops := det.Finish(now)
+	if len(loops) != 1 || !loops[0].HasTrigger || loops[0].Packets != 2002 {
+		t.Fatalf("the path run was not the real one: %d loops %+v", len(loops), loops)
+	}
 }
 
-// TestShardPathAllocs: the parallel modes' per-frame path (route from the
-// raw bytes, decode the shard's own frames, flow key, detectors) allocates
-// nothing either, in the shard that owns a flow and in the one that skips
-// it.
+// TestShardPathAllocs: the pipeline's per-frame path (the feed routing a
+// frame from its raw bytes and batching it, two shards decoding their own
+// frames and skipping the other's, flow key, detectors) allocates
+// nothing, and counts each frame exactly once.
 func TestShardPathAllocs(t *testing.T) {
 	c := netip.MustParseAddrPort("198.51.100.7:40000")
 	s := netip.MustParseAddrPort("192.0.2.1:53")
@@ -99,28 +109,26 @@ func TestShardPathAllocs(t *testing.T) {
 		udpFrame(s, c, dnsMsg(t, 1, true)),
 		udpFrame(c, s, []byte("\x00\x05\x00\x04RRQ must be sent first\x00")),
 	}
-	var shards [numShards]*shard
-	for k := range shards {
-		dp := detect.NewDNSPong(detect.DNSPongConfig{MinPackets: 1 << 30})
-		shards[k] = &shard{id: k, dns: dp, dets: []detect.Detector{dp, detect.NewRepeat(detect.RepeatConfig{})}}
-		shards[k].prepare(decode.NewDecoder(decode.DefaultFragLimits), func(p uint16) bool { return p == 53 }, []int{0})
-	}
+	sc := newScan(context.Background(), nil, Options{Detectors: TestDetectors, Shards: 2}.withDefaults())
+	sc.ins = []*input{{}}
+	sc.feed.ins, sc.feed.srcIn = sc.ins, []int{0}
+	sc.startShards()
+	sc.feed.cur = sc.feed.newBatch()
 	var rec capture.Record
 	now := int64(1e18)
 	allocs := testing.AllocsPerRun(1000, func() {
 		for i, f := range frames {
 			now += 1e5
 			rec = capture.Record{Data: f, OrigLen: len(f), Time: now, LinkType: decode.LinkEthernet, Frame: uint64(i + 1)}
-			for _, sh := range shards {
-				sh.frame(&rec)
-			}
+			sc.feed.add(&rec)
 		}
+		sc.feed.flush()
 	})
 	if allocs != 0 {
 		t.Errorf("%.2f allocations per run, want 0", allocs)
 	}
 	var owned uint64
-	for _, sh := range shards {
+	for _, sh := range sc.shards {
 		owned += sh.dec.Stats.Kinds[decode.KindUDP]
 	}
 	if want := uint64(1001 * len(frames)); owned != want {

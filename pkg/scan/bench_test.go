@@ -34,7 +34,8 @@ func benchFile(b *testing.B, name string, cfg benchgen.Config) (string, *benchge
 }
 
 // BenchmarkRun scans a generated capture file end to end with scan.Run,
-// as `pongscan scan` does, with and without the reading goroutine. The
+// as `pongscan scan` does: one goroutine, and 1, 2 or 4 shards on
+// goroutines of their own beside the feed. The
 // file is written once per case, outside the timed region, and is in the
 // page cache when timing starts.
 func BenchmarkRun(b *testing.B) {
@@ -47,20 +48,25 @@ func BenchmarkRun(b *testing.B) {
 		{"pcap-gzip", benchgen.Config{Gzip: true}},
 	}
 	for _, c := range cases {
-		for _, parallel := range []bool{false, true} {
-			name := c.name + "/serial"
-			if parallel {
-				name = c.name + "/parallel"
-			}
-			b.Run(name, func(b *testing.B) {
+		for _, mode := range []struct {
+			name string
+			opts scan.Options
+		}{
+			{"serial", scan.Options{Shards: 1}},
+			{"shards-1", scan.Options{Shards: 1, Parallel: true}},
+			{"shards-2", scan.Options{Shards: 2, Parallel: true}},
+			{"shards-4", scan.Options{Shards: 4, Parallel: true}},
+		} {
+			b.Run(c.name+"/"+mode.name, func(b *testing.B) {
 				path, st := benchFile(b, "bench-"+c.name, c.cfg)
-				opts := scan.Options{Frag: decode.DefaultFragLimits, Parallel: parallel}
+				opts := mode.opts
+				opts.Frag = decode.DefaultFragLimits
 				if fi, err := os.Stat(path); err == nil {
 					b.SetBytes(fi.Size())
 				}
 				b.ReportAllocs()
 				for b.Loop() {
-					res := scan.Run([]string{path}, opts)
+					res := scan.RunPaths([]string{path}, opts)
 					if len(res.Errors) > 0 {
 						b.Fatal(res.Errors)
 					}

@@ -88,7 +88,7 @@ func TestPublicCaptures(t *testing.T) {
 		t.Run(row.file, func(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join(dir, row.file)
-			res := scan.Run([]string{path}, scan.Options{})
+			res := scan.RunPaths([]string{path}, scan.Options{})
 			checkResult(t, path, res)
 			s := res.Report.Summary
 			if len(res.Report.Loops) > 0 {

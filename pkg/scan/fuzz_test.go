@@ -91,7 +91,7 @@ func FuzzScan(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		serial := scan.Run([]string{path}, scan.Options{})
+		serial := scan.RunPaths([]string{path}, scan.Options{})
 		checkResult(t, path, serial)
 		if len(serial.Errors) == 0 {
 			var inputs uint64
@@ -102,10 +102,10 @@ func FuzzScan(f *testing.F) {
 				t.Fatalf("summary counts %d packets, inputs %d", serial.Report.Summary.Packets, inputs)
 			}
 		}
-		// Two shards on two goroutines change nothing, whether each reads
-		// the file itself or one reader feeds both.
-		for _, opts := range []scan.Options{{Parallel: true}, {Parallel: true, ReadOnce: true}} {
-			parallel := scan.Run([]string{path}, opts)
+		// Any number of shards, inline or on goroutines of their own,
+		// changes nothing.
+		for _, opts := range []scan.Options{{Shards: 2, Parallel: true}, {Shards: 3}} {
+			parallel := scan.RunPaths([]string{path}, opts)
 			if a, b := outcome(t, serial), outcome(t, parallel); a != b {
 				t.Fatalf("serial and parallel (%+v) scans differ:\n%s\n%s", opts, a, b)
 			}

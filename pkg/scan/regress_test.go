@@ -96,7 +96,7 @@ func TestRegressionNegativeTime(t *testing.T) {
 							t.Fatalf("scan panicked: %v", p)
 						}
 					}()
-					res = scan.Run([]string{path}, scan.Options{Parallel: parallel})
+					res = scan.RunPaths([]string{path}, scan.Options{Parallel: parallel})
 				}()
 				checkResult(t, path, res)
 				if res.Report.Summary.Packets != want {

@@ -1,0 +1,300 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+
+	"github.com/pongscan/pongscan/pkg/capture"
+	"github.com/pongscan/pongscan/pkg/report"
+)
+
+// Input is one capture to scan.
+type Input struct {
+	// Name names the input in the report and in errors: its path, or "-"
+	// for standard input.
+	Name string
+	// Open opens the input. The scan calls it once, reads what it returns
+	// to its end through that one handle, and closes it.
+	Open func() (io.ReadCloser, error)
+}
+
+// File is the capture at path. A regular file is read through one handle
+// by position, up to the size it had when opened: bytes appended during
+// the scan are not read, and a file truncated during the scan ends in an
+// error that says so.
+func File(path string) Input {
+	return Input{Name: path, Open: func() (io.ReadCloser, error) { return openFile(path) }}
+}
+
+// Reader is the capture read from r, such as standard input. The scan does
+// not close r. Reads from r that block (a pipe with nothing to say) do not
+// hold up cancelling the scan.
+func Reader(name string, r io.Reader) Input {
+	return Input{Name: name, Open: func() (io.ReadCloser, error) { return readerSource{r}, nil }}
+}
+
+// Files are the captures at paths, "-" meaning stdin.
+func Files(stdin io.Reader, paths ...string) []Input {
+	ins := make([]Input, len(paths))
+	for i, p := range paths {
+		if p == "-" {
+			ins[i] = Reader(p, stdin)
+		} else {
+			ins[i] = File(p)
+		}
+	}
+	return ins
+}
+
+// readerSource marks a reader that may block: it is read on a goroutine
+// of its own so that cancelling the scan is never stuck in a read.
+type readerSource struct{ io.Reader }
+
+func (readerSource) Close() error { return nil }
+
+// fileSource reads a regular file by position (pread) through one handle,
+// limited to its size at open. Other files (a FIFO, a device) are read as
+// a stream.
+type fileSource struct {
+	f    *os.File
+	path string
+	r    io.Reader
+	size int64 // -1: not a regular file
+}
+
+func openFile(path string) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, unwrapPathError(err)
+	}
+	if st.IsDir() {
+		f.Close()
+		return nil, errors.New("is a directory")
+	}
+	fs := &fileSource{f: f, path: path, r: f, size: -1}
+	if st.Mode().IsRegular() {
+		fs.size = st.Size()
+		fs.r = io.NewSectionReader(f, 0, fs.size)
+		return fs, nil
+	}
+	return readerSource{fs}, nil // a FIFO or device may block
+}
+
+func (s *fileSource) Read(p []byte) (int, error) { return s.r.Read(p) }
+func (s *fileSource) Close() error               { return s.f.Close() }
+
+// Size is the size of a regular file when it was opened, -1 otherwise.
+func (s *fileSource) Size() int64 { return s.size }
+
+// changed says how the file changed since it was opened, if it shrank:
+// the reason a read ran out of bytes.
+func (s *fileSource) changed() string {
+	if s.size < 0 {
+		return ""
+	}
+	st, err := s.f.Stat()
+	switch {
+	case err != nil:
+		return ""
+	case st.Size() < s.size:
+		return fmt.Sprintf("the file shrank from %d to %d bytes while it was read (truncated or rotated?)", s.size, st.Size())
+	}
+	return ""
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// input is one input during a scan.
+type input struct {
+	Input
+	rc      io.ReadCloser
+	counter countingReader
+	reader  *capture.Reader
+	info    report.Input
+	frames  uint64 // frame number of the last record handed on
+	first   int64
+	last    int64
+	seen    bool
+	err     error
+}
+
+// open opens the input and its capture reader. A failure is kept in
+// in.err and in the report.
+func (in *input) open(ctx context.Context, pool *capture.BlockPool) {
+	in.info = report.Input{Path: in.Name, LinkTypes: []uint32{}}
+	rc, err := in.Input.Open()
+	if err != nil {
+		in.fail(fmt.Errorf("%s: %w", in.Name, err))
+		return
+	}
+	in.rc = rc
+	var r io.Reader = rc
+	if rs, ok := rc.(readerSource); ok {
+		r = newAsyncReader(ctx, rs.Reader)
+	}
+	in.counter.r = r
+	cr, err := capture.OpenPooled(in.Name, &in.counter, pool)
+	if err != nil {
+		in.fail(err)
+		return
+	}
+	in.reader = cr
+	in.info.Format = string(cr.Format())
+	in.info.Gzip = cr.Gzip()
+}
+
+// size is the input's size in bytes when known (a regular file), else 0.
+func (in *input) size() int64 {
+	if fs, ok := in.rc.(*fileSource); ok && fs.size > 0 {
+		return fs.size
+	}
+	return 0
+}
+
+func (in *input) fail(err error) {
+	if fs, ok := in.rc.(*fileSource); ok && errors.Is(err, capture.ErrCut) {
+		if why := fs.changed(); why != "" {
+			err = &changedError{err: err, why: why}
+		}
+	}
+	in.err = err
+	in.info.Error = report.ValidUTF8(err.Error())
+}
+
+// close releases the input's reader and file.
+func (in *input) close() {
+	if in.reader != nil {
+		in.reader.Release()
+	}
+	if in.rc != nil {
+		in.rc.Close()
+		in.rc = nil
+	}
+}
+
+// finish fills the report's view of the input.
+func (in *input) finish() report.Input {
+	in.info.Packets = in.frames
+	if in.reader != nil {
+		in.info.LinkTypes = append(in.info.LinkTypes, in.reader.LinkTypes()...)
+	}
+	if in.seen {
+		in.info.First = report.Timestamp(in.first)
+		in.info.Last = report.Timestamp(in.last)
+	}
+	return in.info
+}
+
+// changedError is a read error explained by the file changing under the
+// scan.
+type changedError struct {
+	err error
+	why string
+}
+
+func (e *changedError) Error() string { return e.err.Error() + " (" + e.why + ")" }
+func (e *changedError) Unwrap() error { return e.err }
+
+// countingReader counts bytes read; the progress reporter reads the count.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// asyncReader reads r on a goroutine of its own, so that a read blocked on
+// a pipe does not keep the scan from noticing it was cancelled: Read
+// returns the context's error instead. The goroutine ends when r does, or
+// is left blocked in r's Read after a cancel (it holds one chunk).
+type asyncReader struct {
+	ctx    context.Context
+	ch     chan chunk
+	free   chan []byte
+	cur    chunk
+	off    int
+	sticky error
+}
+
+type chunk struct {
+	b   []byte
+	err error
+}
+
+const asyncChunk = 64 << 10
+
+func newAsyncReader(ctx context.Context, r io.Reader) *asyncReader {
+	a := &asyncReader{ctx: ctx, ch: make(chan chunk, 2), free: make(chan []byte, 3)}
+	for range 3 {
+		a.free <- make([]byte, asyncChunk)
+	}
+	go func() {
+		for {
+			var b []byte
+			select {
+			case b = <-a.free:
+			case <-ctx.Done():
+				return
+			}
+			n, err := r.Read(b)
+			select {
+			case a.ch <- chunk{b[:n], err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return a
+}
+
+func (a *asyncReader) Read(p []byte) (int, error) {
+	for a.off == len(a.cur.b) {
+		if a.sticky != nil {
+			return 0, a.sticky
+		}
+		if a.cur.b != nil {
+			a.free <- a.cur.b[:cap(a.cur.b)]
+			a.cur.b = nil
+		}
+		if a.cur.err != nil {
+			a.sticky = a.cur.err
+			return 0, a.sticky
+		}
+		select {
+		case c := <-a.ch:
+			a.cur, a.off = c, 0
+			if len(c.b) == 0 && c.err == nil {
+				a.free <- c.b[:cap(c.b)]
+				a.cur.b = nil
+			}
+		case <-a.ctx.Done():
+			a.sticky = a.ctx.Err()
+			return 0, a.sticky
+		}
+	}
+	n := copy(p, a.cur.b[a.off:])
+	a.off += n
+	return n, nil
+}

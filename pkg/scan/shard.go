@@ -1,0 +1,91 @@
+package scan
+
+import (
+	"github.com/pongscan/pongscan/pkg/decode"
+	"github.com/pongscan/pongscan/pkg/detect"
+)
+
+// shard holds one instance of every detector for the flows routed to it,
+// and the decoder of its frames.
+type shard struct {
+	id    int
+	route router
+	dec   *decode.Decoder
+	dets  []detect.Detector
+	watch *detect.PortSet // ports some detector watches
+	pkt   detect.Packet
+	began bool
+
+	in   chan *batch // parallel mode
+	done chan struct{}
+}
+
+// process takes the shard's records of a batch: those routed to it and
+// those every shard decodes.
+func (s *shard) process(b *batch) {
+	if !s.began {
+		for _, d := range s.dets {
+			d.Begin(b.start)
+		}
+		s.began = true
+	}
+	id := int16(s.id)
+	for i := range b.recs {
+		r := &b.recs[i]
+		if r.route != id && r.route != routeAll {
+			continue
+		}
+		s.frame(r, b.data(r))
+	}
+}
+
+// frame is the per-frame path, the same in every mode: decode, keep the
+// frame only if its flow is this shard's, count it, show a watched
+// datagram to the detectors.
+func (s *shard) frame(r *frameRec, data []byte) {
+	p := &s.pkt
+	k := s.dec.DecodeUncounted(r.link, data, int(r.origLen), r.time, &p.Packet)
+	owner := int(r.route)
+	if r.route == routeAll {
+		owner = 0 // frames that are not UDP are counted by shard 0
+		if k == decode.KindUDP {
+			owner = s.route.shardOf(p)
+		}
+	}
+	// A routed frame is its owner's to count whatever it decodes as (a
+	// malformed one too).
+	if owner != s.id {
+		return
+	}
+	s.dec.Stats.Count(r.link, k)
+	if k == decode.KindUDP && (s.watch.Has(p.Src.Port()) || s.watch.Has(p.Dst.Port())) {
+		p.Ref = detect.PacketRef{Source: int(r.source), Frame: r.frame}
+		p.Time = r.time
+		p.SetFlow()
+		for _, d := range s.dets {
+			d.Observe(p)
+		}
+	}
+}
+
+// start runs the shard on a goroutine of its own, fed batches on in;
+// done(b) is called when it has finished with each.
+func (s *shard) start(done func(*batch)) {
+	s.in, s.done = make(chan *batch, batchQueue), make(chan struct{})
+	go func() {
+		defer close(s.done)
+		for b := range s.in {
+			s.process(b)
+			done(b)
+		}
+	}()
+}
+
+// stop waits for the shard's goroutine, if any, to finish its batches.
+func (s *shard) stop() {
+	if s.in != nil {
+		close(s.in)
+		<-s.done
+		s.in = nil
+	}
+}
