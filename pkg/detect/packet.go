@@ -26,6 +26,10 @@ type Packet struct {
 	decode.Packet
 	Ref  PacketRef
 	Time int64 // nanoseconds since the Unix epoch
+	// Clock is the latest record time of the input so far, this packet's
+	// included: the flow tables' clock. It differs from Time when
+	// timestamps run backwards. Zero means Time.
+	Clock int64
 
 	key    flowKey // set by SetFlow: the flow key of Src and Dst
 	srcIsA bool

@@ -77,11 +77,16 @@ func (t *Tracker[T]) Tick(now int64) {
 // keep unless Keep says otherwise, and whether p's source is the flow's
 // endpoint a. The state of a new flow is NOT cleared: a recycled slot holds
 // an old flow's values, so the caller resets what it reads.
+//
+// The clock moves to p.Clock (or p.Time): the input's clock, not the
+// latest time of this tracker's own flows, so that which flows expired
+// when does not depend on how flows are split between trackers.
 func (t *Tracker[T]) Lookup(p *Packet, keep int64) (i int32, f *T, srcIsA, isNew bool) {
-	t.Tick(p.Time)
+	now := max(p.Time, p.Clock)
+	t.Tick(now)
 	key, srcIsA := p.flow()
 	i = t.tab.get(key)
-	if i != nilIdx && t.tab.slot(i).expiry < p.Time {
+	if i != nilIdx && t.tab.slot(i).expiry < now {
 		// Expired, but the lazy wheel has not come to it yet: a flow is
 		// forgotten exactly when its keep time passed, whatever other
 		// flows' packets did to the clock (so results do not depend on

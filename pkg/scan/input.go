@@ -160,15 +160,18 @@ func (in *input) open(ctx context.Context, pool *capture.BlockPool) {
 
 // size is the input's size in bytes when known (a regular file), else 0.
 func (in *input) size() int64 {
-	if fs, ok := in.rc.(*fileSource); ok && fs.size > 0 {
-		return fs.size
+	if s, ok := in.rc.(interface{ Size() int64 }); ok && s.Size() > 0 {
+		return s.Size()
 	}
 	return 0
 }
 
+// changer is an input that can say how it changed while it was read.
+type changer interface{ changed() string }
+
 func (in *input) fail(err error) {
-	if fs, ok := in.rc.(*fileSource); ok && errors.Is(err, capture.ErrCut) {
-		if why := fs.changed(); why != "" {
+	if c, ok := in.rc.(changer); ok && errors.Is(err, capture.ErrCut) {
+		if why := c.changed(); why != "" {
 			err = &changedError{err: err, why: why}
 		}
 	}

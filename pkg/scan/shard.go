@@ -8,13 +8,18 @@ import (
 // shard holds one instance of every detector for the flows routed to it,
 // and the decoder of its frames.
 type shard struct {
-	id    int
-	route router
-	dec   *decode.Decoder
-	dets  []detect.Detector
-	watch *detect.PortSet // ports some detector watches
-	pkt   detect.Packet
-	began bool
+	id      int
+	route   router
+	dec     *decode.Decoder
+	dets    []detect.Detector
+	watch   *detect.PortSet // ports some detector watches
+	pkt     detect.Packet
+	began   bool
+	ticking bool
+	// clock is the latest record time of the input so far, over every
+	// record of every batch, the ones of other shards too: all shards'
+	// flow tables keep the same time.
+	clock int64
 
 	in   chan *batch // parallel mode
 	done chan struct{}
@@ -32,6 +37,9 @@ func (s *shard) process(b *batch) {
 	id := int16(s.id)
 	for i := range b.recs {
 		r := &b.recs[i]
+		if r.time > s.clock || i == 0 && !s.ticking {
+			s.clock, s.ticking = r.time, true
+		}
 		if r.route != id && r.route != routeAll {
 			continue
 		}
@@ -60,7 +68,7 @@ func (s *shard) frame(r *frameRec, data []byte) {
 	s.dec.Stats.Count(r.link, k)
 	if k == decode.KindUDP && (s.watch.Has(p.Src.Port()) || s.watch.Has(p.Dst.Port())) {
 		p.Ref = detect.PacketRef{Source: int(r.source), Frame: r.frame}
-		p.Time = r.time
+		p.Time, p.Clock = r.time, s.clock
 		p.SetFlow()
 		for _, d := range s.dets {
 			d.Observe(p)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/pongscan/pongscan/internal/benchgen"
 	"github.com/pongscan/pongscan/pkg/capture"
 	"github.com/pongscan/pongscan/pkg/decode"
 	"github.com/pongscan/pongscan/pkg/detect"
@@ -121,4 +122,31 @@ func outcomeOf(t *testing.T, res *Result) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("%s %v", b, res.Errors)
+}
+
+// The same on a generated authoritative server's capture with loops:
+// 20,000 clients, 150,000 packets, three planted loops, every layout.
+func TestShardLayoutsAgreeGenerated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gen.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := benchgen.Write(f, benchgen.Config{Packets: 150000, Seed: 7, Loops: 3})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := RunPaths([]string{path}, Options{Shards: 1})
+	if n := len(want.Report.Loops); n != len(st.Loops) {
+		t.Fatalf("found %d loops, planted %d", n, len(st.Loops))
+	}
+	w := outcomeOf(t, want)
+	for _, opts := range Modes {
+		if got := outcomeOf(t, RunPaths([]string{path}, opts)); got != w {
+			t.Errorf("%+v: the report differs from one shard's", opts)
+		}
+	}
 }
