@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// pongscanBinary builds the command once for the tests that run it as a
+// real process.
+func pongscanBinary(t *testing.T) string {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("real-process tests read /proc")
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pongscan-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "pongscan")
+		out, err := exec.Command("go", "build", "-o", builtBin, "../../cmd/pongscan").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// waitUntil polls cond every 10 ms for up to 20 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// bytesRead is how many bytes the process has read (/proc/PID/io rchar).
+func bytesRead(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "rchar: "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return -1
+}
+
+// A signal while the scan reads a pipe that stays open, as in
+// `(cat f.pcap; sleep 30) | pongscan scan -f json -`: the report of
+// everything read is printed, valid and marked interrupted, a line on
+// stderr names the signal and where reading stopped, and the exit status
+// is 128 + the signal's number.
+func TestSignalStopsScan(t *testing.T) {
+	bin := pongscanBinary(t)
+	raw, err := os.ReadFile("../../testdata/pcaps/machine-pong.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		code int
+		name string
+	}{{syscall.SIGINT, 130, "SIGINT"}, {syscall.SIGTERM, 143, "SIGTERM"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, "scan", "-f", "json", "-")
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			if _, err := stdin.Write(raw); err != nil {
+				t.Fatal(err)
+			}
+			// The pipe stays open: the scan waits for more.
+			waitUntil(t, "the capture to be read", func() bool { return bytesRead(cmd.Process.Pid) >= int64(len(raw)) })
+			time.Sleep(100 * time.Millisecond) // and handed to the feed
+			if err := cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("no exit after the signal")
+			}
+			if code := cmd.ProcessState.ExitCode(); code != tc.code {
+				t.Errorf("exit %d, want %d; stderr %q", code, tc.code, stderr.String())
+			}
+			var rep struct {
+				Summary struct {
+					Packets     uint64 `json:"packets"`
+					Loops       int    `json:"loops"`
+					Interrupted bool   `json:"interrupted"`
+				} `json:"summary"`
+			}
+			if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+				t.Fatalf("stdout is not one JSON document: %v\n%s", err, stdout.String())
+			}
+			if !rep.Summary.Interrupted || rep.Summary.Packets != 450 || rep.Summary.Loops != 1 {
+				t.Errorf("summary %+v, want interrupted with the 450 packets and the loop read", rep.Summary)
+			}
+			if msg := stderr.String(); !strings.Contains(msg, "interrupted by "+tc.name) || !strings.Contains(msg, "- frame 450") {
+				t.Errorf("stderr %q does not name the signal and the position", msg)
+			}
+		})
+	}
+}
+
+// A second signal exits at once: here the report is stuck writing to a
+// pipe nobody reads, and only the second Ctrl-C ends the process.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	bin := pongscanBinary(t)
+	// 400 inputs make a JSON report of about 100 KiB: more than a pipe
+	// holds.
+	args := []string{"scan", "-f", "json"}
+	for range 400 {
+		args = append(args, "../../testdata/pcaps/bounce.pcap")
+	}
+	cmd := exec.Command(bin, args...)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = w, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	defer cmd.Process.Kill()
+	pid := cmd.Process.Pid
+	waitUntil(t, "the report to fill the pipe", func() bool {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
+		for _, f := range tasks {
+			if b, _ := os.ReadFile(f); strings.Contains(string(b), "pipe_write") {
+				return true
+			}
+		}
+		return false
+	})
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(200 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		t.Fatal("the first signal ended the process while its report was still being written")
+	default:
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit after the second signal")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit %d, want 130", code)
+	}
+	if !strings.Contains(stderr.String(), "SIGINT again") {
+		t.Errorf("stderr %q does not say why it exited", stderr.String())
+	}
+}
