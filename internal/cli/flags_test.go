@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"strconv"
 	"os"
 	"strings"
 	"testing"
@@ -141,6 +143,44 @@ func TestProgressGoesToStderrOnly(t *testing.T) {
 		has := strings.Contains(stderr, "packets/s")
 		if has != (mode == "always") {
 			t.Errorf("--progress %s: stderr %q", mode, stderr)
+		}
+	}
+}
+
+// --max-flows caps the whole scan and is echoed exactly, whatever the
+// number of shards (it used to be split over two shards and echoed
+// rounded: 3 and 1 both came back as 2). A cap smaller than the number of
+// shards runs fewer shards. A full table spares the busy loop while other
+// flows are left: a cap of 3 keeps the sample's loop whole; with a cap of
+// 1 it is the only flow, is cut when the next flow arrives, and says so.
+func TestMaxFlowsEchoedExactly(t *testing.T) {
+	for _, tc := range []struct{ flows, shards string }{{"1", "4"}, {"3", "2"}, {"3", "1"}, {"1000", "3"}, {"262144", "8"}} {
+		code, out, stderr := runCLI(t, "scan", "-f", "json", "--max-flows", tc.flows, "--shards", tc.shards, "../../testdata/pcaps/machine-pong.pcap")
+		if code != ExitLoops {
+			t.Fatalf("--max-flows %s: exit %d, stderr %s", tc.flows, code, stderr)
+		}
+		var rep struct {
+			Settings struct {
+				MaxFlows int `json:"max_flows"`
+			} `json:"settings"`
+			Loops []struct {
+				Packets int  `json:"packets"`
+				Cut     bool `json:"cut_by_flow_cap"`
+			} `json:"loops"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		n, _ := strconv.Atoi(tc.flows)
+		if rep.Settings.MaxFlows != n {
+			t.Errorf("--max-flows %s --shards %s: settings say %d", tc.flows, tc.shards, rep.Settings.MaxFlows)
+		}
+		want := "[{300 false}]"
+		if n == 1 {
+			want = "[{42 true}]"
+		}
+		if got := fmt.Sprint(rep.Loops); got != want {
+			t.Errorf("--max-flows %s --shards %s: loops %s, want %s", tc.flows, tc.shards, got, want)
 		}
 	}
 }
