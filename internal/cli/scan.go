@@ -33,8 +33,12 @@ type ScanOptions struct {
 	Progress    string
 	Parallel    bool
 	Shards      int
-	CPUProfile  string
-	MemProfile  string
+	// ServicePorts are extra responder ports; Runs the signature's
+	// thresholds.
+	ServicePorts []uint16
+	Runs         detect.RunConfig
+	CPUProfile   string
+	MemProfile   string
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -46,7 +50,7 @@ type ScanOptions struct {
 func NewScanCmd(stdin io.Reader, stdout, stderr io.Writer, runF func(*ScanOptions) error) *cobra.Command {
 	def := detect.DefaultDNSPongConfig
 	opts := &ScanOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr}
-	var ports []uint
+	var ports, servicePorts []uint
 	cmd := &cobra.Command{
 		Use:   "scan [flags] FILE...",
 		Short: "Scan captures for machine-pong loops",
@@ -55,13 +59,28 @@ func NewScanCmd(stdin io.Reader, stdout, stderr io.Writer, runF func(*ScanOption
 that crosses rotated files is one loop. Packets are named by their own file
 and 1-based frame number, as Wireshark numbers them.
 
-A loop starts with a trigger: a genuine DNS query from client C port p to a
-server S on a DNS port, S's matching answer (same ID and question), then,
-within --max-delay of that answer, a packet from C:p to S whose payload is
-not DNS. The loop is every packet of that 5-tuple, both ways, from that
-packet on until a gap of --idle. It is reported when it reaches
---min-packets and both directions carry at least a quarter of its packets;
-shorter ones are counted as bounces.
+Two detectors look at every UDP flow:
+
+dns-pong (flows on a DNS port) finds the seed's loop by its trigger: a
+genuine DNS query from client C port p to a server S, S's matching answer
+(same ID and question), then, within --max-delay of that answer, a packet
+from C:p to S whose payload is not DNS. The loop is every packet of that
+5-tuple, both ways, from that packet on until a gap of --idle. It is
+reported when it reaches --min-packets and both directions carry at least a
+quarter of its packets; shorter ones are counted as bounces.
+
+Both detectors also find loops whose start the capture does not show (lost,
+before the capture, or one spoofed packet) by the loop signature, on any
+ports (udp-pong takes every flow that is not DNS): a run of packets with
+gaps under --idle is a loop when it has --loop-packets packets (and
+--min-packets) at --loop-rate or faster, the quieter direction carries
+--loop-share of them, --loop-alternation of them come from the other side
+than the packet before, and on EACH side --loop-answers of the packets
+answer: a response by content (DNS response, TFTP error, NTP server or
+mode 6/7 response), a copy of the other side's last payload, or any
+non-request from a responder port (echo 7, daytime 13, QOTD 17, chargen 19,
+time 37, and --service-port). A client's own requests never count, so fast
+request/response traffic is not a loop. Each finding carries its evidence.
 
 ` + exitStatusHelp,
 		Example: `  pongscan scan capture.pcap
@@ -88,6 +107,16 @@ shorter ones are counted as bounces.
 				}
 				opts.DNSPorts = append(opts.DNSPorts, uint16(p))
 			}
+			for _, p := range servicePorts {
+				if p == 0 || p > 65535 {
+					return fmt.Errorf("--service-port %d is not a UDP port", p)
+				}
+				opts.ServicePorts = append(opts.ServicePorts, uint16(p))
+			}
+			r := opts.Runs
+			if r.MinPackets < 2 || r.MinRate <= 0 || r.MinShare <= 0 || r.MinShare > 0.5 || r.MinAlternation <= 0 || r.MinAlternation > 1 || r.MinAnswers <= 0 || r.MinAnswers > 1 {
+				return fmt.Errorf("--loop-packets must be at least 2, --loop-rate positive, --loop-share in (0, 0.5], --loop-alternation and --loop-answers in (0, 1]")
+			}
 			if opts.MaxDelay <= 0 || opts.Idle <= 0 || opts.FlowTimeout <= 0 {
 				return fmt.Errorf("--max-delay, --idle and --flow-timeout must be positive")
 			}
@@ -109,6 +138,13 @@ shorter ones are counted as bounces.
 	f := cmd.Flags()
 	f.StringVarP(&opts.Format, "format", "f", "table", "output format: table, json or csv")
 	f.UintSliceVar(&ports, "dns-port", nil, "extra UDP port served by DNS, besides 53 (repeatable)")
+	f.UintSliceVar(&servicePorts, "service-port", nil, "extra responder service port, besides echo 7, daytime 13, QOTD 17, chargen 19 and time 37: a side on it answers with every packet that is not a request (repeatable)")
+	rd := detect.DefaultRunConfig
+	f.IntVar(&opts.Runs.MinPackets, "loop-packets", rd.MinPackets, "loops found by their signature (no trigger): packets needed (--min-packets too)")
+	f.Float64Var(&opts.Runs.MinRate, "loop-rate", rd.MinRate, "loops found by their signature: packets per second needed")
+	f.Float64Var(&opts.Runs.MinShare, "loop-share", rd.MinShare, "loops found by their signature: share of the packets the quieter direction must carry")
+	f.Float64Var(&opts.Runs.MinAlternation, "loop-alternation", rd.MinAlternation, "loops found by their signature: share of packets that must come from the other side than the packet before")
+	f.Float64Var(&opts.Runs.MinAnswers, "loop-answers", rd.MinAnswers, "loops found by their signature: share of each side's packets that must answer the other")
 	f.DurationVar(&opts.MaxDelay, "max-delay", def.MaxDelay, "longest gap between the trigger answer and the first non-DNS packet")
 	f.DurationVar(&opts.Idle, "idle", def.Idle, "a gap this long ends a loop; a loop is still running if its last packet is closer than this to the end of the input")
 	f.IntVar(&opts.MinPackets, "min-packets", def.MinPackets, "packets a loop needs to be reported; shorter ones are bounces")
@@ -128,8 +164,8 @@ func runScan(o *ScanOptions) error {
 	so := scan.Options{
 		Detectors: Detectors,
 		Config: detect.Config{
-			DNSPorts: o.DNSPorts, MaxDelay: o.MaxDelay, Idle: o.Idle, MinPackets: o.MinPackets,
-			MaxFlows: o.MaxFlows, FlowTimeout: o.FlowTimeout,
+			DNSPorts: o.DNSPorts, ServicePorts: o.ServicePorts, MaxDelay: o.MaxDelay, Idle: o.Idle,
+			MinPackets: o.MinPackets, MaxFlows: o.MaxFlows, FlowTimeout: o.FlowTimeout, Runs: o.Runs,
 		},
 		Frag:     decode.DefaultFragLimits,
 		Shards:   o.Shards,

@@ -2,28 +2,54 @@ package detect
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
-// advice says how to stop loop l: drop one packet at the server's edge,
-// rate-limit the server (DNS response rate limiting when dnsServer), and
-// stop the client's service from answering stray packets.
-func advice(l *Loop, dnsServer bool) string {
+// advice says how to stop loop l: break it now by dropping one packet,
+// then fix each side's service so it cannot start again. It names the
+// service actually seen on each side (the evidence's), so a TFTP<->TFTP
+// loop gets no resolver advice and a server<->server loop names both.
+func advice(l *Loop) string {
 	c, s := l.Client, l.Server
+	var cs, ss string
+	if l.Evidence != nil {
+		cs, ss = l.Evidence.Client.Service, l.Evidence.Server.Service
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "break the loop by dropping one packet: block UDP %s -> %s (or all traffic from %s) at the server's edge; ", c, s, c.Addr())
-	if dnsServer || s.Port() == 53 {
-		fmt.Fprintf(&b, "enable DNS response rate limiting (RRL) on %s; ", s.Addr())
-	} else {
-		fmt.Fprintf(&b, "rate-limit or stop the service on %s port %d answering unsolicited packets; ", s.Addr(), s.Port())
+	fmt.Fprintf(&b, "break the loop by dropping one packet: block UDP %s -> %s (or all traffic from %s) at %s's edge", c, s, c.Addr(), s.Addr())
+	fix := []string{fixService(ss, s)}
+	if l.HasTrigger && strings.HasPrefix(ss, "DNS") {
+		// The seed's case: a resolver's query left from a port another
+		// service on its host owns.
+		fix = append(fix, fmt.Sprintf("on %s, the resolver's source port %d is also served by %s: keep the resolver's source-port range away from it, or stop that service from answering stray datagrams", c.Addr(), c.Port(), orUnknown(cs, c.Port())))
 	}
-	switch l.PayloadInfo.Kind {
-	case "tftp-error", "tftp":
-		fmt.Fprintf(&b, "on %s, stop the TFTP service from answering on port %d, or keep the resolver's source ports out of its range", c.Addr(), c.Port())
-	case "ntp":
-		fmt.Fprintf(&b, "on %s, stop the NTP service from answering stray packets on port %d", c.Addr(), c.Port())
-	default:
-		fmt.Fprintf(&b, "on %s, find the service listening on UDP port %d and stop it answering unsolicited packets", c.Addr(), c.Port())
-	}
+	fix = append(fix, fixService(cs, c))
+	b.WriteString("; then ")
+	b.WriteString(strings.Join(fix, "; "))
 	return b.String()
+}
+
+func orUnknown(svc string, port uint16) string {
+	if svc == "" {
+		return fmt.Sprintf("the service on UDP port %d", port)
+	}
+	return svc
+}
+
+// fixService says how to keep the service svc at ap from feeding a loop.
+func fixService(svc string, ap netip.AddrPort) string {
+	a, p := ap.Addr(), ap.Port()
+	name, _, _ := strings.Cut(svc, " (")
+	switch name {
+	case "DNS":
+		return fmt.Sprintf("on %s (DNS), enable response rate limiting (RRL, with errors-per-second) and make sure it never answers a DNS response (QR=1) or junk with anything but silence", a)
+	case "TFTP":
+		return fmt.Sprintf("on %s (TFTP, port %d), stop the TFTP service answering datagrams that are not requests of a transfer it runs (its error replies keep the loop going), or firewall it from the Internet", a, p)
+	case "NTP":
+		return fmt.Sprintf("on %s (NTP), disable ntpd's mode 7 and mode 6 queries from the Internet (restrict default noquery; ntpd 4.2.4p8 and later fix CVE-2009-3563) or firewall port %d", a, p)
+	case "echo", "daytime", "QOTD", "chargen", "time":
+		return fmt.Sprintf("on %s, turn off the %s service (port %d, an inetd internal service): nothing on the Internet needs it (CVE-2024-2169)", a, name, p)
+	}
+	return fmt.Sprintf("on %s, find the service on UDP port %d and stop it answering datagrams it did not ask for", a, p)
 }

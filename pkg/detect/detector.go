@@ -42,6 +42,10 @@ type Factory func(Config) Detector
 type Config struct {
 	// DNSPorts are the server ports that make a UDP flow DNS traffic.
 	DNSPorts []uint16
+	// ServicePorts are responder services besides echo (7), daytime (13),
+	// QOTD (17), chargen (19) and time (37): a side on one of them answers
+	// with every packet that is not a request.
+	ServicePorts []uint16
 	// MaxDelay is the longest gap between a trigger answer and the first
 	// non-DNS packet from its client.
 	MaxDelay time.Duration

@@ -26,11 +26,9 @@ type DNSPongConfig struct {
 	// FlowTimeout is how long a flow with unanswered queries is kept
 	// without traffic. Other flows go after Idle.
 	FlowTimeout time.Duration
-	// Runs holds the thresholds for loops without a captured trigger: on
-	// DNS flows, a run of packets that meets them is a loop only when it
-	// began within Idle of the start of the input (the loop may have
-	// started before the capture did), its first client packet is not DNS,
-	// and no triggered loop covers it.
+	// Runs holds the loop signature for loops without a captured trigger:
+	// a run of a DNS flow that meets it is a loop wherever it is in the
+	// capture (see dnspong_runs.go for which runs are followed).
 	Runs RunConfig
 	// NoRuns turns off loops without a trigger.
 	NoRuns bool
@@ -90,22 +88,23 @@ type DNSPong struct {
 	info     decode.DNSInfo
 }
 
-// flowState is what DNSPong keeps per flow: 168 bytes in the tracker's slab
+// flowState is what DNSPong keeps per flow: 176 bytes in the tracker's slab
 // (with the key and the table's own fields).
 type flowState struct {
 	loop     *loopState
-	runLast  int64 // time of the current run's last packet
-	runIdx   int32 // 1 + index of the current run's statistics in DNSPong.runs; 0 when untracked
+	prevTime int64 // the flow's previous packet, for the gate of a run (dnspong_runs.go)
+	prevRef  ref
+	runIdx   int32 // 1 + index of the current run's evidence in DNSPong.runs; 0 when none is followed
 	server   int8  // 0 unknown, 1 endpoint a is the server, 2 endpoint b
 	npending uint8
 	next     uint8
-	// runOpen: a run that began within Idle of the start of the input is
-	// in progress. It could still be a loop without a trigger (or, with
-	// its statistics dropped, it must stay whole so that a later packet
-	// does not begin one), so the flow is kept for Idle after its last
-	// packet. Later runs can never qualify and are not followed at all.
-	runOpen bool
-	runTrig bool // a triggered loop started during the current run
+
+	prevFlags uint8
+	prevWire  uint16
+	prevTTL   uint8
+	prevProto uint8 // prevTyped | a decode.MsgProto, or 0: prevType holds DNS header bits
+	prevRole  uint8
+	prevType  uint16
 
 	more int32 // 1 + index in DNSPong.more of pending queries 1 to 3; 0 when at most one waits
 	ans  answered
@@ -115,7 +114,7 @@ type flowState struct {
 // reset readies a recycled slot: only the fields read before being written.
 func (f *flowState) reset() {
 	f.server, f.npending, f.next, f.more = 0, 0, 0, 0
-	f.runOpen, f.runTrig, f.runIdx = false, false, 0
+	f.runIdx, f.prevFlags = 0, 0
 	f.ans.ok = false
 	f.loop = nil
 }
@@ -145,6 +144,7 @@ func NewDNSPong(cfg DNSPongConfig) *DNSPong {
 	}
 	cfg.FlowTimeout = max(cfg.FlowTimeout, cfg.Idle, cfg.MaxDelay)
 	cfg.Runs = cfg.Runs.withDefaults()
+	cfg.Runs.MinPackets = max(cfg.Runs.MinPackets, cfg.MinPackets) // --min-packets holds for every finding
 	d := &DNSPong{cfg: cfg}
 	d.ports.Add(cfg.DNSPorts...)
 	d.flows = NewTracker(cfg.MaxFlows, int64(cfg.FlowTimeout), d.forget, d.busy)
@@ -200,17 +200,15 @@ func (d *DNSPong) Observe(p *Packet) {
 }
 
 // expiry is when f may be forgotten if nothing more arrives: MaxDelay
-// after its last packet (an answer arms it for that long); Idle while a
-// loop runs or while a run that began at the start of the input goes on
-// (it must stay whole, so that a late non-DNS packet is never taken for
-// the start of a run); FlowTimeout while queries wait for answers.
+// after its last packet (an answer arms it for that long, and a gate looks
+// back that far); Idle while a loop or a followed run goes on;
+// FlowTimeout while queries wait for answers.
 //
 // A flow forgotten after MaxDelay and seen again is a new flow. That
-// changes no finding: it holds no armed answer, no loop, and no run that
-// could qualify (runs only qualify at the start of the input).
+// changes no finding: it holds no armed answer, no loop and no run.
 func (d *DNSPong) expiry(f *flowState, now int64) int64 {
 	keep := d.cfg.MaxDelay
-	if f.loop != nil || f.runOpen {
+	if f.loop != nil || f.runIdx != 0 {
 		keep = max(keep, d.cfg.Idle)
 	}
 	if f.npending > 0 {
@@ -220,16 +218,13 @@ func (d *DNSPong) expiry(f *flowState, now int64) int64 {
 }
 
 func (d *DNSPong) observe(i int32, f *flowState, p *Packet, srcIsA bool) {
-	if f.runOpen && p.Time-f.runLast >= int64(d.cfg.Idle) {
-		d.closeRun(i, f)
-	}
 	if f.loop != nil {
-		if p.Time-f.loop.t.last >= int64(d.cfg.Idle) {
+		if p.Time-f.loop.ev.t.last >= int64(d.cfg.Idle) {
 			d.closeLoop(f)
 		} else {
 			v := d.classify(p, HeaderQuestionDepth)
-			d.extendLoop(f.loop, p, srcIsA)
-			d.addRun(f, p, srcIsA, v != decode.NotDNS)
+			d.extendLoop(f.loop, p, srcIsA, msgOf(v, &d.info, p))
+			d.addRun(i, f, p, srcIsA, v, &d.info)
 			return
 		}
 	}
@@ -268,10 +263,9 @@ func (d *DNSPong) observe(i int32, f *flowState, p *Packet, srcIsA bool) {
 	case decode.NotDNS:
 		if armed && fromClient {
 			d.startLoop(f, p, srcIsA)
-			f.runTrig = true
 		}
 	}
-	d.addRun(f, p, srcIsA, v != decode.NotDNS)
+	d.addRun(i, f, p, srcIsA, v, info)
 }
 
 // Depths, named here so Observe reads plainly.
@@ -301,7 +295,7 @@ func (d *DNSPong) classify(p *Packet, depth decode.Depth) decode.DNSVerdict {
 }
 
 // busy tells the tracker which flows to spare when the table is full: a
-// flow in a loop, or in a run that may still become one.
+// flow in a loop, or in a run being followed.
 func (d *DNSPong) busy(f *flowState) bool { return f.loop != nil || f.runIdx != 0 }
 
 // forget closes what f holds before the tracker removes it.
@@ -334,4 +328,4 @@ func (d *DNSPong) Finish(end int64) []Loop {
 }
 
 // Advice implements Detector.
-func (d *DNSPong) Advice(l *Loop) string { return advice(l, true) }
+func (d *DNSPong) Advice(l *Loop) string { return advice(l) }

@@ -15,7 +15,7 @@ import (
 type loopState struct {
 	l        Loop
 	clientIs int8 // 1 if endpoint a is the client, 2 if b
-	t        tally
+	ev       evidence
 	ttls     []int
 }
 
@@ -25,7 +25,7 @@ const maxTTLs = 16
 func (d *DNSPong) startLoop(f *flowState, p *Packet, srcIsA bool) {
 	a := f.ans
 	ls := &loopState{clientIs: side(srcIsA)}
-	ls.t.begin(p.Time)
+	ls.ev.begin(p, 0, [2]bool{})
 	l := &ls.l
 	l.Detector = d.Name()
 	l.HasTrigger = true
@@ -47,7 +47,7 @@ func (d *DNSPong) startLoop(f *flowState, p *Packet, srcIsA bool) {
 	l.DelayNanos = p.Time - a.respTime
 	f.loop = ls
 	f.ans.ok = false
-	d.extendLoop(ls, p, srcIsA)
+	d.extendLoop(ls, p, srcIsA, decode.ClassifyMsg(p.Payload, p.Cut))
 }
 
 func nameOrUnknown(n string) string {
@@ -57,7 +57,7 @@ func nameOrUnknown(n string) string {
 	return n
 }
 
-func (d *DNSPong) extendLoop(ls *loopState, p *Packet, srcIsA bool) {
+func (d *DNSPong) extendLoop(ls *loopState, p *Packet, srcIsA bool, m decode.Msg) {
 	dir := 1
 	if side(srcIsA) == ls.clientIs {
 		dir = 0
@@ -69,7 +69,7 @@ func (d *DNSPong) extendLoop(ls *loopState, p *Packet, srcIsA bool) {
 			}
 		}
 	}
-	ls.t.add(p.Time, dir, p.WireLen)
+	ls.ev.add(p, dir, m)
 }
 
 // closeLoop ends f's loop and files it as a loop, a bounce or a one-sided
@@ -78,16 +78,19 @@ func (d *DNSPong) closeLoop(f *flowState) {
 	ls := f.loop
 	f.loop = nil
 	l := ls.l
-	ls.t.fill(&l)
+	ls.ev.t.fill(&l)
 	switch {
 	case l.Packets < uint64(d.cfg.MinPackets):
 		d.counters.Bounces++
-	case ls.t.oneSided():
+	case ls.ev.t.oneSided():
 		// Not back-and-forth: one side talks, the other barely answers.
 		d.counters.OneSided++
 	default:
 		l.ClientTTLs = ls.ttls
 		sort.Ints(l.ClientTTLs)
+		services := [2]string{service(l.Client.Port(), ls.ev.types[0].top()), service(l.Server.Port(), ls.ev.types[1].top())}
+		ev := ls.ev.describe(d.cfg.Runs, "trigger", services)
+		l.Evidence = &ev
 		d.loops = append(d.loops, l)
 	}
 }

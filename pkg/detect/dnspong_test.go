@@ -130,6 +130,9 @@ func TestDNSPongScenarios(t *testing.T) {
 		qFrame     uint64
 		rFrame     uint64
 		firstFrame uint64
+		// trigless: the loop is found by its signature, without a
+		// trigger; firstFrame is then its first captured packet.
+		trigless bool
 	}
 	tests := []struct {
 		name string
@@ -167,29 +170,36 @@ func TestDNSPongScenarios(t *testing.T) {
 			},
 			want: want{bounces: 1},
 		},
+		// Issue 9: the same back-and-forth without a (valid) trigger is a
+		// loop by its signature, wherever it is in the capture. Its first
+		// packet is the first TFTP error, or the answer it reacted to when
+		// that came within max-delay.
 		{
-			name: "non-DNS after max-delay is no trigger",
+			name: "non-DNS after max-delay is no trigger, but a loop by its signature",
 			run: func(f *feed) {
 				f.send(0, client, server, query(t, 1, "a.example."), false)
 				f.send(time.Millisecond, server, client, response(t, 1, "a.example.", dnsmessage.RCodeSuccess), false)
 				f.pong(600*time.Millisecond, time.Millisecond, 50)
 			},
+			want: want{loops: 1, packets: 50, ongoing: true, firstFrame: 3, trigless: true},
 		},
 		{
-			name: "answer with another ID does not arm",
+			name: "answer with another ID does not arm: a loop by its signature from the answer",
 			run: func(f *feed) {
 				f.send(0, client, server, query(t, 1, "a.example."), false)
 				f.send(time.Millisecond, server, client, response(t, 2, "a.example.", dnsmessage.RCodeSuccess), false)
 				f.pong(2*time.Millisecond, time.Millisecond, 50)
 			},
+			want: want{loops: 1, packets: 51, ongoing: true, firstFrame: 2, trigless: true},
 		},
 		{
-			name: "answer to another question does not arm",
+			name: "answer to another question does not arm: a loop by its signature from the answer",
 			run: func(f *feed) {
 				f.send(0, client, server, query(t, 1, "a.example."), false)
 				f.send(time.Millisecond, server, client, response(t, 1, "b.example.", dnsmessage.RCodeSuccess), false)
 				f.pong(2*time.Millisecond, time.Millisecond, 50)
 			},
+			want: want{loops: 1, packets: 51, ongoing: true, firstFrame: 2, trigless: true},
 		},
 		{
 			name: "junk answered by FORMERR without a genuine exchange, mid-capture",
@@ -198,6 +208,7 @@ func TestDNSPongScenarios(t *testing.T) {
 				f.send(0, other, server, query(t, 9, "b.example."), false)
 				f.pong(3*time.Second, time.Millisecond, 50)
 			},
+			want: want{loops: 1, packets: 50, ongoing: true, firstFrame: 2, trigless: true},
 		},
 		{
 			name: "one-way flood after a genuine answer is not back-and-forth",
@@ -301,6 +312,12 @@ func TestDNSPongScenarios(t *testing.T) {
 			}
 			if l.Client != client || l.Server != server {
 				t.Errorf("endpoints %v <-> %v", l.Client, l.Server)
+			}
+			if tt.want.trigless {
+				if l.HasTrigger || l.FirstPacket.Ref.Frame != tt.want.firstFrame || l.Evidence == nil || l.Evidence.Rule != "signature" {
+					t.Errorf("trigger %v, first packet %d, evidence %+v; want no trigger, first packet %d, the signature", l.HasTrigger, l.FirstPacket.Ref.Frame, l.Evidence, tt.want.firstFrame)
+				}
+				return
 			}
 			if l.Query.Ref.Frame != tt.want.qFrame || l.Response.Ref.Frame != tt.want.rFrame || l.FirstNonDNS.Ref.Frame != tt.want.firstFrame {
 				t.Errorf("trigger frames %d/%d/%d, want %d/%d/%d", l.Query.Ref.Frame, l.Response.Ref.Frame, l.FirstNonDNS.Ref.Frame,
@@ -455,42 +472,49 @@ func TestDNSPongIdleEviction(t *testing.T) {
 	}
 }
 
-// A loop already running when the capture started has no trigger in the
-// capture; it is reported without one. The same packets later in the
-// capture are not a loop: the issue's definition needs a trigger there.
+// Loops whose trigger the capture does not hold are found by their
+// signature anywhere in the capture (issue 9): already running at the
+// start, starting mid-capture, after an answer that armed nothing or came
+// too early. The run starts at the first packet that is not a query from
+// the client, or at the packet it answered if that came within max-delay.
 func TestDNSPongRunWithoutTrigger(t *testing.T) {
 	other := netip.MustParseAddrPort("203.0.113.9:4444")
 	tests := []struct {
-		name  string
-		run   func(f *feed)
-		loops int
+		name    string
+		run     func(f *feed)
+		loops   int
+		packets uint64
+		first   uint64 // frame of the loop's first packet
 	}{
-		{"running at capture start", func(f *feed) { f.pong(0, time.Millisecond, 200) }, 1},
+		{"running at capture start", func(f *feed) { f.pong(0, time.Millisecond, 200) }, 1, 200, 1},
 		{"starting 3 s into the capture", func(f *feed) {
 			f.send(0, other, server, query(t, 9, "b.example."), false)
 			f.pong(3*time.Second, time.Millisecond, 200)
-		}, 0},
-		{"first client packet is a genuine query", func(f *feed) {
+		}, 1, 200, 2},
+		{"the answer went to another query: it starts the run", func(f *feed) {
 			f.send(0, client, server, query(t, 1, "a.example."), false)
 			f.send(time.Millisecond, server, client, response(t, 2, "a.example.", dnsmessage.RCodeSuccess), false)
 			f.pong(2*time.Millisecond, time.Millisecond, 200)
-		}, 0},
+		}, 1, 201, 2},
 		{"genuine exchange at the start, junk 700 ms later", func(f *feed) {
-			// The run began with a query: the flow must be kept whole
-			// past max-delay, or the junk would look like a new run.
 			f.send(0, client, server, query(t, 1, "a.example."), false)
 			f.send(time.Millisecond, server, client, response(t, 1, "a.example.", dnsmessage.RCodeSuccess), false)
 			f.pong(700*time.Millisecond, time.Millisecond, 200)
-		}, 0},
-		{"exchange after the start window, junk 1.5 s later", func(f *feed) {
+		}, 1, 200, 3},
+		{"exchange later, junk 1.5 s after it", func(f *feed) {
 			f.send(0, other, server, query(t, 9, "b.example."), false)
 			f.send(3*time.Second, client, server, query(t, 1, "a.example."), false)
 			f.send(3*time.Second+time.Millisecond, server, client, response(t, 1, "a.example.", dnsmessage.RCodeSuccess), false)
 			f.pong(4500*time.Millisecond, time.Millisecond, 200)
-		}, 0},
-		{"too short", func(f *feed) { f.pong(0, time.Millisecond, 40) }, 0},
-		{"too slow", func(f *feed) { f.pong(0, 100*time.Millisecond, 200) }, 0},
-		{"runs off: no trigger-less loops", nil, 0},
+		}, 1, 200, 4},
+		{"the capture starts with the server's FORMERR", func(f *feed) {
+			f.send(0, server, client, formErr(5), false)
+			f.pong(time.Millisecond, time.Millisecond, 199)
+		}, 1, 200, 1},
+		{"10 packets a second", func(f *feed) { f.pong(0, 100*time.Millisecond, 200) }, 1, 200, 1},
+		{"too short", func(f *feed) { f.pong(0, time.Millisecond, 40) }, 0, 0, 0},
+		{"too slow: one packet a second", func(f *feed) { f.pong(0, time.Second, 200) }, 0, 0, 0},
+		{"runs off: no trigger-less loops", nil, 0, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -509,14 +533,15 @@ func TestDNSPongRunWithoutTrigger(t *testing.T) {
 				return
 			}
 			l := loops[0]
-			if l.HasTrigger || l.Packets != 200 || l.Client != client || l.Server != server || l.FirstNonDNS.Ref.Frame != 1 || !l.Ongoing {
-				t.Errorf("loop %+v", l)
+			if l.HasTrigger || l.Packets != tt.packets || l.Client != client || l.Server != server || l.FirstPacket.Ref.Frame != tt.first || !l.Ongoing {
+				t.Errorf("loop %v <-> %v, trigger %v, %d packets, first frame %d, ongoing %v; want %d packets from frame %d",
+					l.Client, l.Server, l.HasTrigger, l.Packets, l.FirstPacket.Ref.Frame, l.Ongoing, tt.packets, tt.first)
 			}
 			if l.PayloadInfo.Kind != decode.PayloadTFTPError || len(l.ClientTTLs) != 1 || l.ClientTTLs[0] != 52 {
 				t.Errorf("payload %+v, TTLs %v", l.PayloadInfo, l.ClientTTLs)
 			}
-			if l.ClientToServer.Packets != 100 || l.ServerToClient.Packets != 100 || l.PeakPPS != 200 {
-				t.Errorf("directions %+v %+v, peak %d", l.ClientToServer, l.ServerToClient, l.PeakPPS)
+			if e := l.Evidence; e == nil || e.Rule != "signature" || e.Client.Answers < 0.99 || e.Server.Answers < 0.99 || e.Alternation < 0.99 {
+				t.Errorf("evidence %+v", e)
 			}
 		})
 	}

@@ -58,6 +58,10 @@ type Loop struct {
 	RCode       uint8
 	FirstNonDNS PacketInfo // the packet that started the loop
 	DelayNanos  int64      // FirstNonDNS.Time - Response.Time
+
+	// Evidence is what the finding rests on: the signature's tests with
+	// their numbers, each side's behaviour, how the loop started.
+	Evidence *Evidence
 }
 
 // MaxPayload bounds the copy of a loop's first non-DNS payload.

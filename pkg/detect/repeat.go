@@ -3,59 +3,65 @@ package detect
 import (
 	"sort"
 	"time"
+
+	"github.com/pongscan/pongscan/pkg/decode"
 )
 
 // RepeatConfig holds the thresholds of the Repeat detector. Zero fields
 // take the defaults from DefaultRepeatConfig.
 type RepeatConfig struct {
-	// Ports are the service ports watched: a flow is watched when either
-	// end uses one.
+	// Ports are responder service ports besides echo, daytime, QOTD,
+	// chargen and time: a side on one of them answers with every packet
+	// that is not a request (--service-port).
 	Ports []uint16
 	// Exclude are ports whose flows belong to another detector (the DNS
-	// ports): a flow with one of them on either end is not watched.
+	// ports): a flow with one of them on either end is not watched. Empty
+	// means port 53.
 	Exclude []uint16
 	// Idle is the gap that ends a run of packets.
 	Idle time.Duration
+	// MinPackets is the packet count a loop needs (with Runs.MinPackets:
+	// the larger applies).
+	MinPackets int
 	// Runs holds the loop rules.
 	Runs RunConfig
 	// MaxFlows caps the flow table.
 	MaxFlows int
 }
 
-// DefaultRepeatConfig watches the other services of CVE-2024-2169 (Loop
-// DoS): echo, daytime, QOTD, chargen, time, TFTP and NTP. DNS flows are
-// DNSPong's.
+// DefaultRepeatConfig holds the documented defaults.
 var DefaultRepeatConfig = RepeatConfig{
-	Ports:    []uint16{7, 13, 17, 19, 37, 69, 123},
 	Idle:     DefaultConfig.Idle,
 	Runs:     DefaultRunConfig,
 	MaxFlows: DefaultConfig.MaxFlows,
 }
 
-// RepeatDetector is the Factory of Repeat: the default service ports,
-// leaving flows on the DNS ports to DNSPong.
+// RepeatDetector is the Factory of Repeat: every UDP flow but those on the
+// DNS ports, which DNSPong follows.
 func RepeatDetector(c Config) Detector {
 	c = c.WithDefaults()
-	return NewRepeat(RepeatConfig{Exclude: c.DNSPorts, Idle: c.Idle, Runs: c.Runs, MaxFlows: c.MaxFlows})
+	return NewRepeat(RepeatConfig{Ports: c.ServicePorts, Exclude: c.DNSPorts, Idle: c.Idle,
+		MinPackets: c.MinPackets, Runs: c.Runs, MaxFlows: c.MaxFlows})
 }
 
-// Repeat finds loops between UDP services that no DNS exchange starts: a
-// run of packets on a flow with a watched port on one end that meets the
-// RunConfig rules. Its findings have no trigger.
+// Repeat (udp-pong) finds loops on UDP flows of any ports by the loop
+// signature alone (RunConfig): echo, chargen, daytime, QOTD, time, TFTP
+// and NTP services answering each other, or any other pair that does.
+// Its findings have no trigger.
 type Repeat struct {
-	cfg      RepeatConfig
-	ports    PortSet
-	exclude  PortSet
-	flows    *Tracker[repeatFlow]
-	loops    []Loop
-	samples  map[int32]sample
-	counters Counters
+	cfg       RepeatConfig
+	responder PortSet
+	exclude   PortSet
+	flows     *Tracker[repeatFlow]
+	loops     []Loop
+	samples   map[int32]sample
+	counters  Counters
 }
 
 type repeatFlow struct {
 	server  int8 // 1: endpoint a, 2: endpoint b
 	sampled bool
-	run     run
+	ev      evidence
 }
 
 // sample is a copy of a client payload, for the report.
@@ -69,18 +75,20 @@ var _ Detector = (*Repeat)(nil)
 // NewRepeat returns a detector with cfg, defaults filling zero fields.
 func NewRepeat(cfg RepeatConfig) *Repeat {
 	def := DefaultRepeatConfig
-	if len(cfg.Ports) == 0 {
-		cfg.Ports = def.Ports
-	}
 	if cfg.Idle <= 0 {
 		cfg.Idle = def.Idle
 	}
 	if cfg.MaxFlows <= 0 {
 		cfg.MaxFlows = def.MaxFlows
 	}
+	if len(cfg.Exclude) == 0 {
+		cfg.Exclude = []uint16{53}
+	}
 	cfg.Runs = cfg.Runs.withDefaults()
+	cfg.Runs.MinPackets = max(cfg.Runs.MinPackets, cfg.MinPackets)
 	r := &Repeat{cfg: cfg, samples: map[int32]sample{}}
-	r.ports.Add(cfg.Ports...)
+	r.responder.Add(responderPorts...)
+	r.responder.Add(cfg.Ports...)
 	r.exclude.Add(cfg.Exclude...)
 	r.flows = NewTracker(cfg.MaxFlows, int64(cfg.Idle), r.forget, r.busy)
 	return r
@@ -89,8 +97,9 @@ func NewRepeat(cfg RepeatConfig) *Repeat {
 // Name implements Detector.
 func (r *Repeat) Name() string { return "udp-pong" }
 
-// Watch implements Detector: the service ports.
-func (r *Repeat) Watch(ports *PortSet) { ports.Add(r.cfg.Ports...) }
+// Watch implements Detector: every port (flows on the DNS ports are left
+// to DNSPong).
+func (r *Repeat) Watch(ports *PortSet) { ports.AddAll() }
 
 // Begin implements Detector; Repeat does not need the start.
 func (r *Repeat) Begin(int64) {}
@@ -107,35 +116,43 @@ func (r *Repeat) Counters() Counters {
 // Observe implements Detector.
 func (r *Repeat) Observe(p *Packet) {
 	sp, dp := p.Src.Port(), p.Dst.Port()
-	sw, dw := r.ports.Has(sp), r.ports.Has(dp)
-	if !sw && !dw || r.exclude.Has(sp) || r.exclude.Has(dp) {
+	if r.exclude.Has(sp) || r.exclude.Has(dp) {
 		return
 	}
 	i, f, srcIsA, isNew := r.flows.Lookup(p, p.Time+int64(r.cfg.Idle))
 	if isNew {
 		f.sampled = false
-		f.run.clear()
+		f.ev.t.pkts = [2]uint64{}
+		sr, dr := r.responder.Has(sp), r.responder.Has(dp)
 		switch {
-		case sw && !dw:
+		case sr && !dr:
 			f.server = side(srcIsA)
-		case dw && !sw:
+		case dr && !sr:
 			f.server = side(!srcIsA)
 		case sp != dp:
-			// Both watched: the lower port is the service.
+			// Both or neither: the lower port is the service.
 			f.server = side(srcIsA == (sp < dp))
 		default:
 			f.server = side(!srcIsA) // same port: the first sender is the client
 		}
 	}
-	if f.run.packets() > 0 && p.Time-f.run.t.last >= int64(r.cfg.Idle) {
+	if f.ev.packets() > 0 && p.Time-f.ev.t.last >= int64(r.cfg.Idle) {
 		r.closeRun(i, f)
 	}
 	dir := 0
 	if f.server == side(srcIsA) {
 		dir = 1
 	}
-	f.run.add(p, dir, false)
-	if dir == 0 && !f.sampled && f.run.packets() > 2 {
+	if f.ev.packets() == 0 {
+		// The ports a side uses do not change within a flow.
+		client, server := sp, dp
+		if dir == 1 {
+			client, server = dp, sp
+		}
+		f.ev.begin(p, dir, [2]bool{r.responder.Has(client), r.responder.Has(server)})
+	}
+	f.ev.add(p, dir, decode.ClassifyMsg(p.Payload, p.Cut))
+	if dir == 0 && !f.sampled {
 		n := min(len(p.Payload), MaxPayload)
 		r.samples[i] = sample{append([]byte(nil), p.Payload[:n]...), p.Cut || n < len(p.Payload)}
 		f.sampled = true
@@ -148,23 +165,30 @@ func (r *Repeat) Observe(p *Packet) {
 const candidatePackets = 8
 
 func (r *Repeat) busy(f *repeatFlow) bool {
-	return f.run.packets() >= candidatePackets && f.run.t.pkts[0] > 0 && f.run.t.pkts[1] > 0
+	return f.ev.packets() >= candidatePackets && f.ev.t.pkts[0] > 0 && f.ev.t.pkts[1] > 0
 }
 
 func (r *Repeat) forget(i int32, f *repeatFlow, why Eviction) {
-	if why == FullBusy && f.run.qualifies(r.cfg.Runs) {
-		r.counters.CutByFlowCap++
+	if why == FullBusy && f.ev.packets() > 0 {
+		if _, ok := f.ev.judge(r.cfg.Runs); ok {
+			r.counters.CutByFlowCap++
+		}
 	}
 	r.closeRun(i, f)
 }
 
 func (r *Repeat) closeRun(i int32, f *repeatFlow) {
-	if f.run.qualifies(r.cfg.Runs) {
-		s := r.samples[i]
-		client, server := r.flows.Endpoint(i, f.server != 1), r.flows.Endpoint(i, f.server == 1)
-		r.loops = append(r.loops, f.run.loop(r.Name(), client, server, s.b, s.cut))
+	if f.ev.packets() > 0 {
+		if _, ok := f.ev.judge(r.cfg.Runs); ok {
+			s := r.samples[i]
+			client, server := r.flows.Endpoint(i, f.server != 1), r.flows.Endpoint(i, f.server == 1)
+			services := [2]string{service(client.Port(), f.ev.types[0].top()), service(server.Port(), f.ev.types[1].top())}
+			r.loops = append(r.loops, f.ev.trigless(r.Name(), client, server, s.b, s.cut, r.cfg.Runs, services))
+		} else if f.ev.oneSidedAnswers(r.cfg.Runs) {
+			r.counters.OneSided++
+		}
 	}
-	f.run.clear()
+	f.ev.t.pkts = [2]uint64{}
 	if f.sampled {
 		delete(r.samples, i)
 		f.sampled = false
@@ -182,4 +206,4 @@ func (r *Repeat) Finish(end int64) []Loop {
 }
 
 // Advice implements Detector.
-func (r *Repeat) Advice(l *Loop) string { return advice(l, false) }
+func (r *Repeat) Advice(l *Loop) string { return advice(l) }

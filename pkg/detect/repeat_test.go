@@ -74,7 +74,26 @@ func TestRepeatScenarios(t *testing.T) {
 			},
 		},
 		{
-			name: "NTP 123<->123 loop of identical error replies",
+			// ntpd before 4.2.4p8 answered a mode 7 error response with
+			// another (CVE-2009-3563): responses (R bit set) both ways.
+			name: "NTP 123<->123 loop of mode 7 error responses",
+			run: func(f *rfeed) {
+				for i := 0; i < 100; i++ {
+					at := time.Duration(i) * 2 * time.Millisecond
+					resp := []byte{0x97, 0x00, 0x03, 0x2a, 0x20, 0, 0, 0} // response, error 2 (INFO_ERR_REQ)
+					if i%2 == 0 {
+						f.send(at, ntpA, ntpB, resp)
+					} else {
+						f.send(at, ntpB, ntpA, resp)
+					}
+				}
+			},
+			loops: 1, packets: 100, client: ntpA, server: ntpB,
+		},
+		{
+			// The same mode 7 request again and again, each answered: the
+			// requests are the sender's own, request/response, not a loop.
+			name: "one mode 7 request repeated fast and answered",
 			run: func(f *rfeed) {
 				for i := 0; i < 100; i++ {
 					at := time.Duration(i) * 2 * time.Millisecond
@@ -85,7 +104,6 @@ func TestRepeatScenarios(t *testing.T) {
 					}
 				}
 			},
-			loops: 1, packets: 100, client: ntpA, server: ntpB,
 		},
 		{
 			name: "NTP symmetric peering: fresh timestamps every packet",

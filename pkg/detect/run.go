@@ -7,52 +7,58 @@ import (
 	"github.com/pongscan/pongscan/pkg/decode"
 )
 
-// RunConfig holds the thresholds for loops found without a trigger: a run
-// of packets on one flow, gaps under the idle time, is a loop when it has
-// MinPackets packets at MinRate or faster, each direction carries at least
-// a quarter of them, and one payload makes up at least half of each
-// direction. That is what two services answering each other's errors look
-// like; request/response traffic carries changing IDs, sequence numbers or
-// timestamps and does not match.
+// RunConfig holds the thresholds of the loop signature: a run of packets
+// on one flow (gaps under the idle time) is a loop, with or without a
+// captured trigger, when all of these hold:
+//
+//   - it has MinPackets packets, at MinRate packets/s or faster;
+//   - the quieter direction carries at least MinShare of them;
+//   - at least MinAlternation of its packets come from the other side
+//     than the packet before (1 when every packet answers the last);
+//   - on each side, at least MinAnswers of the packets answer: a
+//     response by content (a DNS response, a TFTP ERROR, an NTP server,
+//     passive or mode 6/7 response), a copy of the other side's last
+//     payload (echo), or any packet that is not a request from a
+//     responder port (echo, daytime, QOTD, chargen, time, and the ports
+//     added with ServicePorts).
+//
+// The last test is what separates a loop from request/response traffic,
+// however fast: a client's requests (a DNS query, an NTP client poll, a
+// TFTP read, a numbered echo request from an ephemeral port) are its own,
+// not answers.
 type RunConfig struct {
-	MinPackets int
-	MinRate    float64 // packets per second
+	MinPackets     int
+	MinRate        float64 // packets per second
+	MinShare       float64
+	MinAlternation float64
+	MinAnswers     float64
 }
 
 // DefaultRunConfig holds the documented defaults.
-var DefaultRunConfig = RunConfig{MinPackets: 50, MinRate: 20}
+var DefaultRunConfig = RunConfig{MinPackets: 50, MinRate: 2, MinShare: 0.25, MinAlternation: 0.4, MinAnswers: 0.8}
 
 func (c RunConfig) withDefaults() RunConfig {
+	d := DefaultRunConfig
 	if c.MinPackets <= 0 {
-		c.MinPackets = DefaultRunConfig.MinPackets
+		c.MinPackets = d.MinPackets
 	}
 	if c.MinRate <= 0 {
-		c.MinRate = DefaultRunConfig.MinRate
+		c.MinRate = d.MinRate
+	}
+	if c.MinShare <= 0 {
+		c.MinShare = d.MinShare
+	}
+	if c.MinAlternation <= 0 {
+		c.MinAlternation = d.MinAlternation
+	}
+	if c.MinAnswers <= 0 {
+		c.MinAnswers = d.MinAnswers
 	}
 	return c
 }
 
-// run tracks the current run of packets on one flow in fixed space.
-type run struct {
-	t        tally
-	first    ref
-	firstDir int8 // direction of the first packet: 0 from the client
-	top      [2]heavy
-	ttls     [2]uint8
-	nttl     uint8
-	// clientSeen is set by the first client packet; clientDNS tells
-	// whether that packet was a DNS message; clientRef and clientTime
-	// name it.
-	clientSeen, clientDNS bool
-	clientRef             ref
-	clientTime            int64
-}
-
-// clear empties the run: the next packet begins a new one.
-func (r *run) clear() { r.t.pkts = [2]uint64{} }
-
-// heavy keeps the two most frequent payload hashes (Misra-Gries, k=2):
-// any payload making up more than a third of the stream survives, with its
+// heavy keeps the two most frequent values of a stream (Misra-Gries, k=2):
+// any value making up more than a third of the stream survives, with its
 // count low by at most a third of the stream.
 type heavy [2]struct{ hash, count uint32 }
 
@@ -73,80 +79,52 @@ func (h *heavy) add(x uint32) {
 	h[1].count--
 }
 
-func (h *heavy) best() uint32 { return max(h[0].count, h[1].count) }
+// top is the most frequent value kept.
+func (h *heavy) top() uint32 {
+	if h[1].count > h[0].count {
+		return h[1].hash
+	}
+	return h[0].hash
+}
 
 // payloadHash hashes the payload's length and first 64 bytes.
 func payloadHash(b []byte) uint32 {
 	return uint32(decode.HashBytes(b[:min(len(b), 64)], uint64(len(b))))
 }
 
-func (r *run) packets() uint64 { return r.t.packets() }
-
-// add counts p in the run; dir 0 is client to server. isDNS tells whether
-// its payload is a DNS message.
-func (r *run) add(p *Packet, dir int, isDNS bool) {
-	if r.packets() == 0 {
-		*r = run{first: mkref(p.Ref), firstDir: int8(dir)}
-		r.t.begin(p.Time)
-	}
-	if dir == 0 && !r.clientSeen {
-		r.clientSeen, r.clientDNS = true, isDNS
-		r.clientRef, r.clientTime = mkref(p.Ref), p.Time
-	}
-	r.t.add(p.Time, dir, p.WireLen)
-	r.top[dir].add(payloadHash(p.Payload))
-	if dir == 0 && r.nttl < 3 && (r.nttl == 0 || r.ttls[0] != p.TTL) && (r.nttl < 2 || r.ttls[1] != p.TTL) {
-		if r.nttl < 2 {
-			r.ttls[r.nttl] = p.TTL
-		}
-		r.nttl++
-	}
-}
-
-// qualifies applies the RunConfig rules.
-func (r *run) qualifies(c RunConfig) bool {
-	n := r.packets()
-	d := float64(r.t.last-r.t.start) / 1e9
-	if n < uint64(c.MinPackets) || d <= 0 || float64(n)/d < c.MinRate {
-		return false
-	}
-	if r.t.oneSided() {
-		return false
-	}
-	for dir := range 2 {
-		if 2*uint64(r.top[dir].best()) < r.t.pkts[dir] {
-			return false
-		}
-	}
-	return true
-}
-
-// loop builds the finding for a qualifying run between client and server.
-// payload is a sample of the client's repeated payload (may be nil).
-func (r *run) loop(detector string, client, server netip.AddrPort, payload []byte, cut bool) Loop {
+// trigless builds the finding for a run judged a loop by its signature
+// alone, between client and server. payload is a sample of the client's
+// payload (may be nil).
+func (e *evidence) trigless(detector string, client, server netip.AddrPort, payload []byte, cut bool, c RunConfig, services [2]string) Loop {
 	src, dst := client, server
-	if r.firstDir == 1 {
+	if e.firstDir == 1 {
 		src, dst = server, client
 	}
 	l := Loop{
 		Detector: detector, Client: client, Server: server,
 		Payload:     append([]byte(nil), payload...),
 		PayloadCut:  cut,
-		FirstPacket: PacketInfo{Ref: r.first.unpack(), Time: r.t.start, Src: src, Dst: dst},
-		FirstNonDNS: PacketInfo{Ref: r.clientRef.unpack(), Time: r.clientTime, Src: client, Dst: server},
+		FirstPacket: PacketInfo{Ref: e.first.unpack(), Time: e.t.start, Src: src, Dst: dst},
 	}
-	r.t.fill(&l)
+	e.t.fill(&l)
 	l.PayloadInfo = decode.ClassifyPayload(l.Payload)
-	l.FirstNonDNS.Summary = l.PayloadInfo.Summary
+	// The client's first packet of the loop stands where a triggered
+	// loop names its first non-DNS packet.
+	l.FirstNonDNS = PacketInfo{Ref: e.clientFirst.unpack(), Time: e.clientTime, Src: client, Dst: server}
 	l.FirstPacket.Summary = "first packet of the loop in the capture"
-	var info decode.DNSInfo
-	if decode.ClassifyDNS(l.Payload, cut, decode.Full, &info) == decode.DNS {
-		l.FirstNonDNS.Summary = "a DNS message, repeated"
+	l.FirstNonDNS.Summary = l.PayloadInfo.Summary
+	ev := e.describe(c, "signature", services)
+	l.Evidence = &ev
+	// The client's TTLs: the first packet's, if the client sent it, and
+	// the later ones.
+	ttls := e.ttl[0]
+	if e.firstDir == 0 {
+		ttls.add(e.firstTTL)
 	}
-	for k := 0; k < int(min(r.nttl, 2)); k++ {
-		l.ClientTTLs = append(l.ClientTTLs, int(r.ttls[k]))
+	for k := range ttls.n {
+		l.ClientTTLs = append(l.ClientTTLs, int(ttls.v[k]))
 	}
-	l.TTLsCapped = r.nttl > 2
+	l.TTLsCapped = ttls.more
 	slices.Sort(l.ClientTTLs)
 	return l
 }

@@ -34,6 +34,19 @@ type Settings struct {
 	MaxFlows   int      `json:"max_flows"`
 	// FlowTimeoutS is how long a DNS flow with unanswered queries is kept.
 	FlowTimeoutS float64 `json:"flow_timeout_s"`
+	// ServicePorts are the extra responder ports (--service-port).
+	ServicePorts []uint16 `json:"service_ports"`
+	// Loop is the loop signature's thresholds (--loop-*).
+	Loop LoopSettings `json:"loop_signature"`
+}
+
+// LoopSettings echoes the loop signature's thresholds.
+type LoopSettings struct {
+	MinPackets     int     `json:"min_packets"`
+	MinRate        float64 `json:"min_rate_pps"`
+	MinShare       float64 `json:"min_share"`
+	MinAlternation float64 `json:"min_alternation"`
+	MinAnswers     float64 `json:"min_answers"`
 }
 
 // Input describes one input file.
@@ -146,6 +159,9 @@ type Trigger struct {
 
 // Loop is one machine-pong loop.
 type Loop struct {
+	// ID names the loop across runs and tools: a hash of its two
+	// endpoints and its start time, like Zeek's uid.
+	ID             string    `json:"id"`
 	Detector       string    `json:"detector"`
 	Client         Endpoint  `json:"client"`
 	Server         Endpoint  `json:"server"`
@@ -172,6 +188,8 @@ type Loop struct {
 	// CutByFlowCap: the flow table, full of busy flows, had to forget
 	// the loop while it ran; packets after End were not counted.
 	CutByFlowCap bool `json:"cut_by_flow_cap,omitempty"`
+	// Evidence is what the finding rests on (see Evidence).
+	Evidence *Evidence `json:"evidence"`
 	// Advice says how to stop it, from the detector that found it.
 	Advice string `json:"advice"`
 }
@@ -218,6 +236,8 @@ func FromLoop(l *detect.Loop, files []string) Loop {
 		ClientTTLs:     ttls,
 		ClientTTLsMore: l.TTLsCapped,
 		CutByFlowCap:   l.CutByFlowCap,
+		ID:             LoopID(l),
+		Evidence:       fromEvidence(l.Evidence),
 		Payload: Payload{
 			Kind: string(pi.Kind), Text: ValidUTF8(pi.Text), Hex: hex.EncodeToString(l.Payload),
 			Length: len(l.Payload), Cut: l.PayloadCut, Summary: ValidUTF8(pi.Summary),

@@ -83,6 +83,9 @@ func (s *scan) collect() *Result {
 	rep.Settings = report.Settings{
 		DNSPorts: c.DNSPorts, MaxDelayMS: float64(c.MaxDelay) / 1e6, IdleS: c.Idle.Seconds(),
 		MinPackets: c.MinPackets, MaxFlows: c.MaxFlows, FlowTimeoutS: c.FlowTimeout.Seconds(),
+		ServicePorts: append([]uint16{}, c.ServicePorts...),
+		Loop: report.LoopSettings{MinPackets: max(c.Runs.MinPackets, c.MinPackets), MinRate: c.Runs.MinRate,
+			MinShare: c.Runs.MinShare, MinAlternation: c.Runs.MinAlternation, MinAnswers: c.Runs.MinAnswers},
 	}
 	res.Report = rep
 	return res

@@ -318,6 +318,10 @@ type Loop struct {
 	Until time.Time
 	// NoReply makes the server never answer: a one-way flood (a trap).
 	NoReply bool
+	// NoArm: the scripted trigger cannot arm the detector (its first
+	// non-DNS packet comes too late after the answer, say): the loop is
+	// found by its signature, so the truth names no trigger frames.
+	NoArm bool
 	// Payload is the client's non-DNS payload; nil means the TFTP error
 	// "RRQ must be sent first" (code 4).
 	Payload []byte
@@ -342,7 +346,7 @@ func (s *Scenario) AddLoop(l Loop) (LoopID, error) {
 	if l.Packets <= 0 && l.Until.IsZero() {
 		return 0, errors.New("synth: loop needs a packet count or an end time")
 	}
-	s.loops = append(s.loops, loopInfo{client: l.Client, server: l.Server, class: l.Class, noTrigger: l.NoTrigger})
+	s.loops = append(s.loops, loopInfo{client: l.Client, server: l.Server, class: l.Class, noTrigger: l.NoTrigger || l.NoArm})
 	if l.Class == "" {
 		s.loops[len(s.loops)-1].class = "tftp"
 	}

@@ -153,7 +153,7 @@ func (s *Scenario) LoopTruth(files []File, id LoopID, name string) (LoopTruth, e
 			i := len(all) - 1
 			switch f.Role {
 			case RoleTriggerQuery:
-				if query < 0 {
+				if query < 0 && !info.noTrigger {
 					query = i
 				}
 			case RoleTriggerResponse:
