@@ -150,6 +150,9 @@ func (in *input) open(ctx context.Context, pool *capture.BlockPool) {
 	in.counter.r = r
 	cr, err := capture.OpenPooled(in.Name, &in.counter, pool)
 	if err != nil {
+		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			return // interrupted while reading the header: not a damaged input
+		}
 		in.fail(err)
 		return
 	}
