@@ -63,25 +63,28 @@ func (s Side) ttl() uint8 {
 	return s.TTL
 }
 
-// PingPong scripts two UDP services answering each other: A sends the
-// first datagram to B, and from then on each side answers the datagram it
-// has just received, after its own Delay, with what its Responder makes of
+// PingPong scripts two UDP services answering each other: A (or B, with
+// BFirst) sends the first datagram, and from then on each side answers
+// the datagram it has just received, after its own Delay, with what its Responder makes of
 // it. It stops after Packets datagrams, or before Until, or at a lost
 // datagram, or when a responder falls silent; with none of Packets and
 // Until it runs past the end of the capture window (SetWindow).
 type PingPong struct {
 	// Iface is the capture interface.
 	Iface int
-	// A sends first; B answers.
+	// A and B are the two services. Truth names A the client and B the
+	// server, whoever speaks first.
 	A, B Side
-	// First is the payload of the first datagram, A to B; nil asks A's
-	// responder for it (with a nil received payload).
+	// BFirst makes B send the first datagram; A sends it by default.
+	BFirst bool
+	// First is the payload of the first datagram; nil asks the first
+	// sender's responder for it (with a nil received payload).
 	First []byte
 	// SpoofTTL, when not 0, makes the first datagram a forgery: it
-	// carries A's address but was sent by a third host (the attacker),
-	// so it arrives with this TTL instead of A's. A's own later
-	// datagrams carry A.TTL. This is the spoofing evidence of a loop
-	// started on purpose.
+	// carries the first sender's address but was sent by a third host
+	// (the attacker), so it arrives with this TTL instead of the
+	// sender's own, which its later datagrams carry. This is the
+	// spoofing evidence of a loop started on purpose.
 	SpoofTTL uint8
 	// Start is the time of the first datagram. It may lie before the
 	// capture window: the loop is then already running when the capture
@@ -122,8 +125,14 @@ func (s *Scenario) AddPingPong(p PingPong) (LoopID, error) {
 		// window. A little margin makes sure one does.
 		until = s.to.Add(time.Second)
 	}
-	if p.A.Responder == nil && p.First == nil {
-		return 0, errors.New("synth: ping-pong needs a first payload or a responder on A")
+	sides := [2]*Side{&p.A, &p.B}
+	roles := [2]Role{RoleLoopClient, RoleLoopServer}
+	from := 0
+	if p.BFirst {
+		from = 1
+	}
+	if sides[from].Responder == nil && p.First == nil {
+		return 0, errors.New("synth: ping-pong needs a first payload or a responder on its first sender")
 	}
 	kind := p.Kind
 	if kind == "" {
@@ -137,19 +146,16 @@ func (s *Scenario) AddPingPong(p PingPong) (LoopID, error) {
 	id := LoopID(len(s.loops))
 	payload := p.First
 	if payload == nil {
-		payload = p.A.Responder.Respond(nil, p.Start, s.rng)
+		payload = sides[from].Responder.Respond(nil, p.Start, s.rng)
 		if payload == nil {
-			return 0, errors.New("synth: ping-pong's A has nothing to say first")
+			return 0, errors.New("synth: ping-pong's first sender has nothing to say")
 		}
 	}
 	t := p.Start
-	ttl, spoofed := p.A.ttl(), false
+	ttl, spoofed := sides[from].ttl(), false
 	if p.SpoofTTL != 0 {
 		ttl, spoofed = p.SpoofTTL, true
 	}
-	sides := [2]*Side{&p.A, &p.B}
-	roles := [2]Role{RoleLoopClient, RoleLoopServer}
-	from := 0
 	for n := 1; ; n++ {
 		src, dst := sides[from], sides[1-from]
 		s.events = append(s.events, event{

@@ -187,3 +187,34 @@ func TestAddPoll(t *testing.T) {
 		t.Errorf("flood truth %+v", fl)
 	}
 }
+
+func TestPingPongBFirst(t *testing.T) {
+	s := NewScenario(8, Link{Type: LinkEthernet, MTU: 100})
+	id, err := s.AddPingPong(PingPong{
+		A:      Side{Addr: ppA, Responder: Echo(), TTL: 64},
+		B:      Side{Addr: ppB, Responder: Chargen(1), TTL: 53},
+		BFirst: true, SpoofTTL: 200, Start: testT0, Packets: 4,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames, err := s.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every 74-byte line goes in two fragments on a 100-byte MTU.
+	if len(frames) != 8 {
+		t.Fatalf("%d frames, want 8", len(frames))
+	}
+	if frames[0].Src != ppB || frames[0].TTL != 200 || !frames[0].Spoofed || frames[2].Src != ppA || frames[4].TTL != 53 {
+		t.Errorf("frames %+v", frames)
+	}
+	ft, err := s.FlowTruth([]File{{Name: "x", Frames: frames}}, id, "L1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ft.FirstFrom != "server" || !ft.SpoofedFirst || ft.FirstTTL != 200 || ft.ServerTTL != 53 || ft.ClientTTL != 64 ||
+		ft.Packets != 4 || ft.Frames.First.Frame != 2 || ft.Frames.Last.Frame != 8 || ft.Client.Port != 7 {
+		t.Errorf("truth %+v", ft)
+	}
+}
