@@ -78,7 +78,7 @@ func generate(dir string, stdout io.Writer) error {
 			}
 			fmt.Fprintf(stdout, "%-24s %8d bytes\n", f.Name, len(f.Data))
 		}
-		if err := writeTruth(filepath.Join(dir, s.Name+".truth.json"), s.Name, s.Truth); err != nil {
+		if err := writeTruth(filepath.Join(dir, s.Name+".truth.json"), s.Name, s.Truth, true); err != nil {
 			return err
 		}
 	}
@@ -107,17 +107,21 @@ func generateFamily(dir string, cases bool, stdout io.Writer) error {
 			}
 			fmt.Fprintf(stdout, "%-32s %8d bytes\n", f.Name, len(f.Data))
 		}
-		if err := writeTruth(filepath.Join(sub, truthName), s.Name, s.Truth); err != nil {
+		if err := writeTruth(filepath.Join(sub, truthName), s.Name, s.Truth, false); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func writeTruth(path, name string, truth any) error {
+// writeTruth writes truth as indented JSON. escapeHTML keeps the core
+// samples' truth byte-identical to what they always were ("<" as \u003c);
+// the family's notes say "<->" readably.
+func writeTruth(path, name string, truth any, escapeHTML bool) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", " ")
+	enc.SetEscapeHTML(escapeHTML)
 	if err := enc.Encode(truth); err != nil {
 		return fmt.Errorf("encode truth of %s: %w", name, err)
 	}

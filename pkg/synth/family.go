@@ -284,20 +284,20 @@ func famTimeEcho() (FamilySample, error) {
 	return familySpec{
 		name: "time-echo", file: "time-echo.pcap", kind: "time-echo", link: "pcap/linux-sll2", s: s,
 		loops: loopsOf(id), pcap: PcapFormat{Link: LinkSLL2},
-		notes: "Linux cooked capture v2 (276) on the echo host, IPv6. time (RFC 868, [2001:db8:37::25]:37) <-> echo ([2001:db8::7]:7), started at 1 s by one spoofed 1-byte datagram 'from' the echo host (hop limit 44, its own is 64); time answers 4 bytes of seconds since 1900 (changing every second), echo returns them. 2001 packets, then the time server's answer is dropped: stops more than 2 s before the end, not ongoing",
+		notes: "Linux cooked capture v2 (276) on the echo host, IPv6. time (RFC 868, [2001:db8:37::25]:37) <-> echo ([2001:db8::7]:7), started at 1 s by one spoofed 1-byte datagram 'from' the echo host (hop limit 44, its own is 64); time answers 4 bytes of seconds since 1900 (changing every second), echo returns them. 2001 packets; the last, from echo, is never answered: stops more than 2 s before the end, not ongoing",
 	}.build()
 }
 
 func famChargenChargen() (FamilySample, error) {
-	s, err := newFamily(106, sec(5), 200, false, ethernet(42))
+	s, err := newFamily(106, sec(5), 200, false, Link{Type: LinkEthernet, VLANs: []uint16{42}, MTU: 400})
 	if err != nil {
 		return FamilySample{}, err
 	}
 	id, err := s.AddPingPong(PingPong{
-		Kind:  "chargen-chargen",
-		A:     svc("192.0.2.19:19", Chargen(1), us(70), us(50), 64),
-		B:     svc("198.51.100.91:19", ChargenRFC(), ms(1.2), us(500), 52),
-		First: ChargenLine(17), SpoofTTL: 250,
+		Kind:   "chargen-chargen",
+		A:      svc("198.51.100.91:19", ChargenRFC(), ms(1.2), us(500), 52),
+		B:      svc("192.0.2.19:19", Chargen(1), us(70), us(50), 64),
+		BFirst: true, First: ChargenLine(17), SpoofTTL: 250,
 		Start: at(sec(3.6) + us(808)),
 	})
 	if err != nil {
@@ -306,7 +306,7 @@ func famChargenChargen() (FamilySample, error) {
 	return familySpec{
 		name: "chargen-chargen", file: "chargen-chargen.pcap", kind: "chargen-chargen", link: "pcap/ethernet-802.1q", s: s,
 		loops: loopsOf(id), pcap: PcapFormat{Link: LinkEthernet},
-		notes: "802.1Q-tagged Ethernet (VLAN 42). chargen (192.0.2.19:19, one 74-byte line per datagram) <-> chargen (198.51.100.91:19, RFC 864 style: 1-512 characters of the stream per datagram), started at 3.6 s by one spoofed chargen line 'from' 192.0.2.19 (TTL 250, its own is 64); payloads and sizes change every packet; runs to the end",
+		notes: "802.1Q-tagged Ethernet (VLAN 42) with a 400-byte IP MTU (a tunnel), so datagrams over 372 bytes travel in IP fragments: the truth counts a fragmented datagram once, at its last fragment. chargen (192.0.2.19:19, one 74-byte line per datagram; the truth's server, first to speak) <-> chargen (198.51.100.91:19, RFC 864 style: 1-512 characters of the stream per datagram, often fragmented), started at 3.6 s by one spoofed chargen line 'from' 192.0.2.19 (TTL 250, its own is 64); payloads and sizes change every packet; runs to the end",
 	}.build()
 }
 

@@ -96,8 +96,12 @@ func TestFamilySamplesTruth(t *testing.T) {
 				if l.SpoofedFirst == unspoofed[s.Name] {
 					t.Errorf("%s: spoofed_first %v", l.Name, l.SpoofedFirst)
 				}
-				if l.SpoofedFirst && (l.FirstFrom != "client" || l.FirstTTL == l.ClientTTL) {
-					t.Errorf("%s: spoofed first packet from %s with TTL %d, the sender's own %d", l.Name, l.FirstFrom, l.FirstTTL, l.ClientTTL)
+				own := l.ClientTTL
+				if l.FirstFrom == "server" {
+					own = l.ServerTTL
+				}
+				if l.SpoofedFirst && l.FirstTTL == own {
+					t.Errorf("%s: spoofed first packet from the %s with its own TTL %d", l.Name, l.FirstFrom, own)
 				}
 			}
 			if s.Name == "machine-pong-lost-trigger" {
