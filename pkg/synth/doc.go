@@ -1,6 +1,6 @@
 // Package synth builds synthetic packet captures for testing pongscan.
 //
-// It works in four layers, each usable on its own:
+// It works in layers, each usable on its own:
 //
 //   - Payloads: DNSQuery, DNSResponse (answer, referral, NXDOMAIN, with
 //     optional EDNS padding), FormErr (the 12-byte header-only FORMERR a
@@ -20,9 +20,21 @@
 //     machine-pong loops (AddLoop), then renders them into time-ordered
 //     Frames that remember which loop and role each belongs to. LoopTruth
 //     computes a loop's expected report from the frames actually written.
+//   - Ping-pongs: AddPingPong scripts any two UDP services answering each
+//     other (the Loop DoS family: echo, chargen, daytime, QOTD, time, DNS,
+//     TFTP, ntpd mode 7), each side a Responder (Echo, Chargen, Daytime,
+//     QOTD, TimeProtocol, DNSError, TFTPErrorReply, NTPMode7Error, Fixed)
+//     with a jittered Delay and a TTL, optionally started by one spoofed
+//     packet and stopped by a count, a time, a lost packet or the end of
+//     the capture window (SetWindow). AddPoll and Track script traffic
+//     that must not be taken for a loop. FlowTruth computes a loop's or a
+//     flow's truth, without a trigger, from the frames actually written.
 //
 // Samples returns the project's test captures (written to testdata/pcaps by
-// cmd/gensamples) together with their truth. Everything is deterministic:
+// cmd/gensamples) together with their truth; FamilySamples returns the
+// loop-family captures of issue 9 (testdata/family, cmd/gensamples
+// -family), loops without a captured trigger and traps, with truth in the
+// acceptance "beyond" shape (FamilyTruth). Everything is deterministic:
 // randomness comes from a math/rand/v2 PCG seeded per scenario, and no
 // output depends on the clock, the host or map iteration order.
 //

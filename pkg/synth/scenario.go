@@ -22,10 +22,15 @@ const (
 	RoleTriggerQuery
 	// RoleTriggerResponse is the server's answer to the trigger query.
 	RoleTriggerResponse
-	// RoleLoopClient is a non-DNS packet from the client to the server.
+	// RoleLoopClient is a non-DNS packet from the client to the server;
+	// in a ping-pong (AddPingPong), a datagram from A to B.
 	RoleLoopClient
-	// RoleLoopServer is a FORMERR reply from the server to the client.
+	// RoleLoopServer is a FORMERR reply from the server to the client;
+	// in a ping-pong, a datagram from B to A.
 	RoleLoopServer
+	// RoleFlow is a datagram of a tracked flow that is not a loop: a
+	// poller (AddPoll) or traffic added with AddTracked.
+	RoleFlow
 )
 
 // LoopID names a loop added to a Scenario; the zero value means none.
@@ -44,6 +49,12 @@ type Frame struct {
 	// frame, or the last IP fragment (where Wireshark shows the
 	// reassembled datagram).
 	Last bool
+	// TTL is the datagram's IPv4 TTL or IPv6 hop limit.
+	TTL uint8
+	// Spoofed is true for a forged datagram: the first packet of a
+	// ping-pong with a SpoofTTL, sent by a third host in a loop
+	// endpoint's name.
+	Spoofed bool
 }
 
 // Packets returns the packets of frames.
@@ -56,17 +67,25 @@ func Packets(frames []Frame) []Packet {
 }
 
 type event struct {
-	at    time.Time
-	iface int
-	d     Datagram
-	loop  LoopID
-	role  Role
+	at      time.Time
+	iface   int
+	d       Datagram
+	loop    LoopID
+	role    Role
+	spoofed bool
 }
 
 type loopInfo struct {
 	client, server netip.AddrPort
 	class          string
 	noTrigger      bool
+	// The rest describes ping-pongs and tracked flows.
+	kind      string
+	pingPong  bool
+	clientTTL uint8
+	serverTTL uint8
+	spoofTTL  uint8
+	iface     int
 }
 
 // Scenario scripts UDP traffic on one or more capture interfaces and
@@ -78,7 +97,22 @@ type Scenario struct {
 	rng    *rand.Rand
 	events []event
 	loops  []loopInfo
+	// from and to bound the capture (SetWindow); zero means unbounded.
+	from, to time.Time
 }
+
+// SetWindow makes the capture cover [from, to): Render leaves out every
+// datagram scheduled before from or at or after to, as a capture started
+// late or stopped early would. Traffic scripted past the window (a loop
+// already running when the capture starts, or still running when it
+// stops) is clipped; IPv4 identifications still count the datagrams left
+// out. A zero time leaves that side open.
+func (s *Scenario) SetWindow(from, to time.Time) {
+	s.from, s.to = from, to
+}
+
+// Window returns the capture window set with SetWindow.
+func (s *Scenario) Window() (from, to time.Time) { return s.from, s.to }
 
 // NewScenario returns an empty scenario whose interface i frames packets
 // with links[i]. seed drives every random choice.
@@ -440,17 +474,25 @@ func (s *Scenario) Render() ([]Frame, error) {
 			ids[src] = id
 			d.ID = id
 		}
+		if (!s.from.IsZero() && e.at.Before(s.from)) || (!s.to.IsZero() && !e.at.Before(s.to)) {
+			continue
+		}
 		frames, err := link.Frames(d)
 		if err != nil {
 			return nil, err
 		}
 		at := e.at.Truncate(link.resolution())
+		ttl := d.TTL
+		if ttl == 0 {
+			ttl = 64
+		}
 		for i, b := range frames {
 			out = append(out, Frame{
 				Packet: Packet{Time: at, Data: b, Iface: e.iface},
 				Src:    d.Src, Dst: d.Dst,
 				Loop: e.loop, Role: e.role,
 				Last: i == len(frames)-1,
+				TTL:  ttl, Spoofed: e.spoofed,
 			})
 		}
 	}
