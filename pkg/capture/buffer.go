@@ -26,7 +26,10 @@ type window struct {
 }
 
 const (
-	initialWindow = 1 << 20 // 1 MiB: fewer, larger reads (64 KiB measured 20-40% slower end to end)
+	// initialWindow is the buffer of a Reader from Open: 1 MiB, fewer and
+	// larger reads (64 KiB measured 20-40% slower end to end). Scans read
+	// through 256 KiB pooled blocks instead (scan.blockSize).
+	initialWindow = 1 << 20
 	maxWindow     = 1 << 25 // 32 MiB: larger than any block the readers accept
 )
 
