@@ -41,6 +41,10 @@ var tftpErrors = [...]string{"Not defined", "File not found", "Access violation"
 
 // ClassifyPayload looks at a payload that is not DNS. It allocates; call it
 // once per finding, not per packet.
+//
+// It tries, in order, what ClassifyMsg tries after DNS: TFTP (RRQ, WRQ,
+// ACK, ERROR, OACK, then DATA), NTP, text, binary; so for a payload that
+// ClassifyMsg does not call DNS, the two agree on its protocol.
 func ClassifyPayload(b []byte) PayloadInfo {
 	if len(b) == 0 {
 		return PayloadInfo{Kind: PayloadEmpty, Summary: "empty payload"}
@@ -51,7 +55,7 @@ func ClassifyPayload(b []byte) PayloadInfo {
 	if pi, ok := ntp(b); ok {
 		return pi
 	}
-	if printable(b) {
+	if isText(b) {
 		t := strings.TrimRight(string(b), "\x00\r\n")
 		return PayloadInfo{Kind: PayloadText, Text: t, Summary: fmt.Sprintf("text: %q", clip(t, 60))}
 	}
@@ -65,68 +69,34 @@ func clip(s string, n int) string {
 	return s
 }
 
+// tftp describes a TFTP packet, with the checks ClassifyMsg makes.
 func tftp(b []byte) (PayloadInfo, bool) {
-	if len(b) < 4 {
+	op, code, ok := tftpStrict(b, false)
+	if !ok && !(len(b) >= 4 && b[0] == 0 && b[1] == tftpDATA && tftpData(b, false)) {
 		return PayloadInfo{}, false
 	}
-	op := binary.BigEndian.Uint16(b)
 	switch op {
-	case 5: // ERROR: code, message, NUL
-		code := binary.BigEndian.Uint16(b[2:4])
-		msg, ok := cstring(b[4:])
-		if !ok || !printable([]byte(msg)) {
-			return PayloadInfo{}, false
-		}
-		name := "Unknown"
-		if int(code) < len(tftpErrors) {
-			name = tftpErrors[code]
-		}
+	case tftpERROR:
+		end, _ := tftpError(b, false)
+		msg := string(b[4:end])
 		return PayloadInfo{
 			Kind: PayloadTFTPError, Text: msg, TFTPOpcode: op, TFTPErrorCode: code,
-			Summary: fmt.Sprintf("TFTP Error Code, Code: %s (%d), Message: %s", name, code, msg),
+			Summary: fmt.Sprintf("TFTP Error Code, Code: %s (%d), Message: %s", tftpErrors[code], code, msg),
 		}, true
-	case 1, 2: // RRQ, WRQ: filename NUL mode NUL
-		file, ok := cstring(b[2:])
-		if !ok || file == "" || !printable([]byte(file)) {
-			return PayloadInfo{}, false
-		}
-		mode, ok := cstring(b[2+len(file)+1:])
-		if !ok {
-			return PayloadInfo{}, false
-		}
-		switch strings.ToLower(mode) {
-		case "netascii", "octet", "mail":
-		default:
-			return PayloadInfo{}, false
-		}
+	case tftpRRQ, tftpWRQ:
+		fileEnd, modeEnd, _ := tftpRequest(b, false)
+		file, mode := string(b[2:fileEnd]), string(b[fileEnd+1:modeEnd])
 		return PayloadInfo{
 			Kind: PayloadTFTP, Text: file, TFTPOpcode: op,
 			Summary: fmt.Sprintf("TFTP %s, File: %s, Transfer type: %s", tftpOpcodes[op], file, mode),
 		}, true
-	case 3, 4: // DATA, ACK: block number
-		if op == 4 && len(b) != 4 || op == 3 && len(b) > 4+512 {
-			return PayloadInfo{}, false
-		}
+	case tftpDATA, tftpACK:
 		return PayloadInfo{
 			Kind: PayloadTFTP, TFTPOpcode: op,
 			Summary: fmt.Sprintf("TFTP %s, Block: %d", tftpOpcodes[op], binary.BigEndian.Uint16(b[2:4])),
 		}, true
-	case 6: // OACK: option NUL value NUL ...
-		if b[len(b)-1] != 0 || !printable(bytes.ReplaceAll(b[2:], []byte{0}, []byte{' '})) {
-			return PayloadInfo{}, false
-		}
-		return PayloadInfo{Kind: PayloadTFTP, TFTPOpcode: op, Summary: "TFTP Option Acknowledgement"}, true
 	}
-	return PayloadInfo{}, false
-}
-
-// cstring returns the bytes before the first NUL.
-func cstring(b []byte) (string, bool) {
-	i := bytes.IndexByte(b, 0)
-	if i < 0 {
-		return "", false
-	}
-	return string(b[:i]), true
+	return PayloadInfo{Kind: PayloadTFTP, TFTPOpcode: op, Summary: "TFTP Option Acknowledgement"}, true
 }
 
 func ntp(b []byte) (PayloadInfo, bool) {
@@ -141,9 +111,9 @@ func ntp(b []byte) (PayloadInfo, bool) {
 	return PayloadInfo{Kind: PayloadNTP, Summary: fmt.Sprintf("NTP Version %d, %s", vn, modes[mode])}, true
 }
 
-// printable reports whether b is text: printable ASCII, tabs and line
-// ends, with at most trailing NULs.
-func printable(b []byte) bool {
+// isText reports whether b is text: printable ASCII, tabs and line ends,
+// with at most trailing NULs.
+func isText(b []byte) bool {
 	b = bytes.TrimRight(b, "\x00")
 	if len(b) == 0 {
 		return false
