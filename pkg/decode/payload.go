@@ -33,6 +33,10 @@ type PayloadInfo struct {
 	// TFTP fields, when Kind is tftp or tftp-error.
 	TFTPOpcode    uint16 `json:",omitempty"`
 	TFTPErrorCode uint16 `json:",omitempty"`
+	// NTP fields, when Kind is ntp: version 1-4 and mode 1-7 (6 is
+	// ntpq's control, 7 ntpdc's private mode).
+	NTPVersion uint8 `json:",omitempty"`
+	NTPMode    uint8 `json:",omitempty"`
 }
 
 var tftpOpcodes = [...]string{1: "Read Request", 2: "Write Request", 3: "Data Packet", 4: "Acknowledgement", 5: "Error Code", 6: "Option Acknowledgement"}
@@ -97,18 +101,6 @@ func tftp(b []byte) (PayloadInfo, bool) {
 		}, true
 	}
 	return PayloadInfo{Kind: PayloadTFTP, TFTPOpcode: op, Summary: "TFTP Option Acknowledgement"}, true
-}
-
-func ntp(b []byte) (PayloadInfo, bool) {
-	if len(b) < 48 {
-		return PayloadInfo{}, false
-	}
-	vn, mode := b[0]>>3&7, b[0]&7
-	if vn < 1 || vn > 4 || mode == 0 || mode >= 6 {
-		return PayloadInfo{}, false
-	}
-	modes := [...]string{1: "symmetric active", 2: "symmetric passive", 3: "client", 4: "server", 5: "broadcast"}
-	return PayloadInfo{Kind: PayloadNTP, Summary: fmt.Sprintf("NTP Version %d, %s", vn, modes[mode])}, true
 }
 
 // isText reports whether b is text: printable ASCII, tabs and line ends,

@@ -71,3 +71,118 @@ func TestClassifyPayloadTFTP(t *testing.T) {
 		{"unknown opcode", "\x00\x07\x00\x01abc\x00", PayloadBinary, "", ""},
 	})
 }
+
+// ntpHdr is an NTP header of the given first bytes, zero to 48 bytes,
+// followed by tail.
+func ntpHdr(b0, stratum, poll, precision byte, tail string) string {
+	h := make([]byte, 48)
+	h[0], h[1], h[2], h[3] = b0, stratum, poll, precision
+	for i := 40; i < 48; i++ {
+		h[i] = byte(0xe9 + i) // transmit timestamp
+	}
+	return string(h) + tail
+}
+
+// ctl is an NTP mode 6 message: version 2, the r/m/e/opcode byte, status,
+// offset, data; count is the data's length unless given.
+func ctl(op byte, status, offset uint16, data string, count int, pad int) string {
+	if count < 0 {
+		count = len(data)
+	}
+	h := []byte{0x16, op, 0, 7, byte(status >> 8), byte(status), 0, 0, byte(offset >> 8), byte(offset), byte(count >> 8), byte(count)}
+	return string(h) + data + strings.Repeat("\x00", pad)
+}
+
+// private is an NTP mode 7 message.
+func private(b0, seq, impl, req, errItems1, items2, mbzSize1, size2 byte, data string) string {
+	return string([]byte{b0, seq, impl, req, errItems1, items2, mbzSize1, size2}) + data
+}
+
+func TestClassifyPayloadNTP(t *testing.T) {
+	mac20 := strings.Repeat("\x00\x00\x00\x01", 1) + strings.Repeat("\xab", 16) // key ID and MD5 digest
+	ext16 := "\x01\x04\x00\x10" + strings.Repeat("\xcd", 12)                    // extension field of 16 bytes
+	chrony := ntpHdr(0x23, 0, 0xfa, 0xe6, "")                                   // chrony client, poll -6, precision -26
+	checkPayloads(t, []payloadCase{
+		{"v4 client", ntpHdr(0x23, 0, 6, 0, ""), PayloadNTP, "", "NTP Version 4, client"},
+		{"v3 SNTP client, all zero", ntpHdr(0x1b, 0, 0, 0, ""), PayloadNTP, "", "NTP Version 3, client"},
+		{"v4 server, stratum 2, precision -23", ntpHdr(0x24, 2, 6, 0xe9, ""), PayloadNTP, "", "NTP Version 4, server"},
+		{"v4 server, unsynchronised, stratum 16", ntpHdr(0xe4, 16, 17, 0xe0, ""), PayloadNTP, "", "NTP Version 4, server"},
+		{"v2 symmetric active", ntpHdr(0x11, 3, 10, 0xec, ""), PayloadNTP, "", "NTP Version 2, symmetric active"},
+		{"v1 symmetric passive", ntpHdr(0x0a, 3, 10, 0xec, ""), PayloadNTP, "", "NTP Version 1, symmetric passive"},
+		{"v4 broadcast", ntpHdr(0x25, 2, 6, 0xe9, ""), PayloadNTP, "", "NTP Version 4, broadcast"},
+		{"chrony client, poll -6", chrony, PayloadNTP, "", "NTP Version 4, client"},
+		{"crypto-NAK, 52 bytes", ntpHdr(0x24, 2, 6, 0xe9, "\x00\x00\x00\x00"), PayloadNTP, "", ""},
+		{"MD5 MAC, 68 bytes", ntpHdr(0x23, 0, 6, 0xe9, mac20), PayloadNTP, "", ""},
+		{"SHA-1 MAC, 72 bytes", ntpHdr(0x23, 0, 6, 0xe9, mac20+"\xab\xab\xab\xab"), PayloadNTP, "", ""},
+		{"extension field and MAC", ntpHdr(0x23, 0, 6, 0xe9, ext16+mac20), PayloadNTP, "", ""},
+		{"two extension fields, no MAC", ntpHdr(0x23, 0, 6, 0xe9, ext16+ext16), PayloadNTP, "", ""},
+		{"49 bytes", ntpHdr(0x23, 0, 6, 0, "\x00"), PayloadBinary, "", ""},
+		{"47 bytes", ntpHdr(0x23, 0, 6, 0, "")[:47], PayloadBinary, "", ""},
+		{"extension field of length 0", ntpHdr(0x23, 0, 6, 0, "\x00\x00\x00\x00"+mac20+"\x00\x00\x00\x00"), PayloadBinary, "", ""},
+		{"extension field past the end", ntpHdr(0x23, 0, 6, 0, "\x01\x04\x01\x00"+mac20+"\x00\x00\x00\x00"), PayloadBinary, "", ""},
+		{"stratum 17", ntpHdr(0x24, 17, 6, 0xe9, ""), PayloadBinary, "", ""},
+		{"poll 25", ntpHdr(0x24, 2, 25, 0xe9, ""), PayloadBinary, "", ""},
+		{"poll -7", ntpHdr(0x24, 2, 0xf9, 0xe9, ""), PayloadBinary, "", ""},
+		{"precision 1", ntpHdr(0x24, 2, 6, 1, ""), PayloadBinary, "", ""},
+		{"precision -33", ntpHdr(0x24, 2, 6, 0xdf, ""), PayloadBinary, "", ""},
+		{"version 0", ntpHdr(0x03, 0, 6, 0, ""), PayloadBinary, "", ""},
+		{"version 5", ntpHdr(0x2b, 0, 6, 0, ""), PayloadBinary, "", ""},
+		{"mode 0", ntpHdr(0x20, 0, 6, 0, ""), PayloadBinary, "", ""},
+
+		// Text that the old check (version and mode only) took for NTP.
+		{"QOTD quote, 'T' reads as v2 server", "The only thing we have to fear is fear itself. -- Franklin D. Roosevelt\r\n", PayloadText, "", ""},
+		{"NIST daytime, LF reads as v1 symmetric passive", "\n60388 24-03-19 12:00:00 50 0 0 123.4 UTC(NIST) * \n", PayloadText, "", ""},
+		{"chargen line, '!' reads as v4 symmetric active", "!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefgh\r\n", PayloadText, "", ""},
+
+		// Mode 6, ntpq.
+		{"control READSTAT request", ctl(0x01, 0, 0, "", -1, 0), PayloadNTP, "",
+			"NTP Version 2, control, request, Opcode: READSTAT (1)"},
+		{"control READVAR request, padded", ctl(0x02, 0, 0, "version", -1, 5), PayloadNTP, "",
+			"NTP Version 2, control, request, Opcode: READVAR (2)"},
+		{"control READVAR response", ctl(0x82, 0x0618, 0, `version="ntpd 4.2.8p15", stratum=2`, -1, 2), PayloadNTP, "",
+			"NTP Version 2, control, response, Opcode: READVAR (2)"},
+		{"control error response", ctl(0xc2, 0x0200, 0, "", -1, 0), PayloadNTP, "",
+			"NTP Version 2, control, response, Opcode: READVAR (2), Error: CERR_BADFMT (2)"},
+		{"control error response, unknown code", ctl(0xc1, 0x0900, 0, "", -1, 0), PayloadNTP, "",
+			"NTP Version 2, control, response, Opcode: READSTAT (1), Error: unknown (9)"},
+		{"control request with the error bit", ctl(0x41, 0, 0, "", -1, 0), PayloadBinary, "", ""},
+		{"control request with the more bit", ctl(0x21, 0, 0, "", -1, 0), PayloadBinary, "", ""},
+		{"control request with an offset", ctl(0x02, 0, 8, "version", -1, 5), PayloadBinary, "", ""},
+		{"control, count past the end", ctl(0x82, 0, 0, "version", 20, 0), PayloadBinary, "", ""},
+		{"control, count over 468", ctl(0x82, 0, 0, strings.Repeat("x", 469), -1, 3), PayloadBinary, "", ""},
+		{"control, more than padding and MAC after the data", ctl(0x82, 0, 0, "version", -1, 32), PayloadBinary, "", ""},
+		{"control, 11 bytes", ctl(0x01, 0, 0, "", -1, 0)[:11], PayloadBinary, "", ""},
+
+		// Mode 7, ntpdc.
+		{"private MON_GETLIST_1 request, 48 bytes", private(0x17, 0, 3, 42, 0, 0, 0, 0, strings.Repeat("\x00", 40)), PayloadNTP, "",
+			"NTP Version 2, private, request, Implementation: XNTPD (3), Request code: MON_GETLIST_1 (42)"},
+		{"private PEER_LIST request, 192 bytes", private(0x1f, 0, 3, 0, 0, 0, 0, 0, strings.Repeat("\x00", 184)), PayloadNTP, "",
+			"NTP Version 3, private, request, Implementation: XNTPD (3), Request code: PEER_LIST (0)"},
+		{"private error response INFO_ERR_FMT (CVE-2009-3563)", private(0x97, 0, 3, 42, 0x30, 0, 0, 0, ""), PayloadNTP, "",
+			"NTP Version 2, private, response, Implementation: XNTPD (3), Request code: MON_GETLIST_1 (42), Error: INFO_ERR_FMT (3)"},
+		{"private error response INFO_ERR_IMPL", private(0x97, 0, 0, 1, 0x10, 0, 0, 0, ""), PayloadNTP, "",
+			"NTP Version 2, private, response, Implementation: UNIV (0), Request code: PEER_LIST_SUM (1), Error: INFO_ERR_IMPL (1)"},
+		{"private error response INFO_ERR_REQ", private(0x9f, 0, 2, 99, 0x20, 0, 0, 0, ""), PayloadNTP, "",
+			"NTP Version 3, private, response, Implementation: XNTPD_OLD (2), Request code: unknown (99), Error: INFO_ERR_REQ (2)"},
+		{"private error response INFO_ERR_NODATA", private(0x97, 0, 3, 2, 0x40, 0, 0, 0, ""), PayloadNTP, "",
+			"NTP Version 2, private, response, Implementation: XNTPD (3), Request code: PEER_INFO (2), Error: INFO_ERR_NODATA (4)"},
+		{"private error response INFO_ERR_AUTH", private(0x97, 0, 3, 10, 0x70, 0, 0, 0, ""), PayloadNTP, "",
+			"NTP Version 2, private, response, Implementation: XNTPD (3), Request code: CONFIG (10), Error: INFO_ERR_AUTH (7)"},
+		{"private error response, code 5", private(0x97, 0, 3, 10, 0x50, 0, 0, 0, ""), PayloadNTP, "",
+			"NTP Version 2, private, response, Implementation: XNTPD (3), Request code: CONFIG (10), Error: unknown (5)"},
+		{"private monlist response, more to come", private(0xd7, 0, 3, 42, 0x00, 6, 0x00, 72, strings.Repeat("\x11", 6*72)), PayloadNTP, "",
+			"NTP Version 2, private, response, Implementation: XNTPD (3), Request code: MON_GETLIST_1 (42), Error: INFO_OKAY (0)"},
+		{"private request with an error code", private(0x17, 0, 3, 42, 0x30, 0, 0, 0, strings.Repeat("\x00", 40)), PayloadBinary, "", ""},
+		{"private request with a sequence number", private(0x17, 1, 3, 42, 0, 0, 0, 0, strings.Repeat("\x00", 40)), PayloadBinary, "", ""},
+		{"private, implementation 1", private(0x97, 0, 1, 42, 0x30, 0, 0, 0, ""), PayloadBinary, "", ""},
+		{"private, MBZ set", private(0x97, 0, 3, 42, 0x30, 0, 0x10, 0, ""), PayloadBinary, "", ""},
+		{"private, error 8", private(0x97, 0, 3, 42, 0x80, 0, 0, 0, ""), PayloadBinary, "", ""},
+		{"private, items past the data", private(0x97, 0, 3, 42, 0x00, 2, 0x00, 72, strings.Repeat("\x11", 72)), PayloadBinary, "", ""},
+		{"private, 509 bytes", private(0x97, 0, 3, 42, 0x00, 0, 0x00, 0, strings.Repeat("\x11", 501)), PayloadBinary, "", ""},
+		{"private, 7 bytes", private(0x97, 0, 3, 42, 0x30, 0, 0, 0, "")[:7], PayloadBinary, "", ""},
+	})
+	pi := ClassifyPayload([]byte(private(0x97, 0, 3, 42, 0x30, 0, 0, 0, "")))
+	if pi.NTPVersion != 2 || pi.NTPMode != 7 {
+		t.Errorf("version %d, mode %d", pi.NTPVersion, pi.NTPMode)
+	}
+}
