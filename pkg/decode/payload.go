@@ -1,10 +1,11 @@
 package decode
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"time"
+	"unicode/utf8"
 )
 
 // PayloadKind names what a non-DNS payload looks like.
@@ -59,11 +60,35 @@ func ClassifyPayload(b []byte) PayloadInfo {
 	if pi, ok := ntp(b); ok {
 		return pi
 	}
+	if secs, ok := rfc868(b); ok {
+		t := time.Unix(int64(secs)-rfc868Epoch, 0).UTC()
+		return PayloadInfo{Kind: PayloadBinary, Summary: "binary, 4 bytes: time protocol (RFC 868), " + t.Format("2006-01-02 15:04:05 UTC")}
+	}
 	if isText(b) {
 		t := strings.TrimRight(string(b), "\x00\r\n")
 		return PayloadInfo{Kind: PayloadText, Text: t, Summary: fmt.Sprintf("text: %q", clip(t, 60))}
 	}
 	return PayloadInfo{Kind: PayloadBinary, Summary: fmt.Sprintf("binary, %d bytes", len(b))}
+}
+
+// rfc868Epoch is 1970 in the time protocol's seconds since 1900.
+const rfc868Epoch = 2208988800
+
+// rfc868Min is 1990-01-01 in seconds since 1900: a 4-byte payload from
+// then until the 32-bit count wraps in February 2036 is taken for a time
+// protocol (RFC 868) answer. Such a payload starts with a byte of 0xa9 or
+// more, so it is never ASCII text. After 2036 the count starts again from
+// 0 and this check will need an era.
+const rfc868Min = rfc868Epoch + 631152000
+
+// rfc868 reports whether b is a plausible time protocol answer, and its
+// seconds since 1900.
+func rfc868(b []byte) (uint32, bool) {
+	if len(b) != 4 {
+		return 0, false
+	}
+	secs := binary.BigEndian.Uint32(b)
+	return secs, secs >= rfc868Min
 }
 
 func clip(s string, n int) string {
@@ -104,17 +129,39 @@ func tftp(b []byte) (PayloadInfo, bool) {
 }
 
 // isText reports whether b is text: printable ASCII, tabs and line ends,
-// with at most trailing NULs.
+// and valid UTF-8 beyond ASCII (no C1 controls), with at most trailing
+// NULs. It allocates nothing and checks eight ASCII bytes at a time.
 func isText(b []byte) bool {
-	b = bytes.TrimRight(b, "\x00")
-	if len(b) == 0 {
+	n := len(b)
+	for n > 0 && b[n-1] == 0 {
+		n--
+	}
+	if n == 0 {
 		return false
 	}
-	for _, c := range b {
-		if c >= 0x20 && c < 0x7f || c == '\t' || c == '\r' || c == '\n' {
-			continue
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for i := 0; i < n; {
+		if i+8 <= n {
+			// No byte below 0x20 and none above 0x7e.
+			x := binary.LittleEndian.Uint64(b[i:])
+			if (x-0x20*ones)&^x&highs == 0 && ((x+1*ones)|x)&highs == 0 {
+				i += 8
+				continue
+			}
 		}
-		return false
+		c := b[i]
+		switch {
+		case c >= 0x20 && c < 0x7f || c == '\t' || c == '\r' || c == '\n':
+			i++
+		case c < 0x80:
+			return false
+		default:
+			r, size := utf8.DecodeRune(b[i:n])
+			if r == utf8.RuneError && size <= 1 || r < 0xa0 {
+				return false
+			}
+			i += size
+		}
 	}
 	return true
 }

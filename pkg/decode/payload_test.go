@@ -3,6 +3,8 @@ package decode
 import (
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 // payloadCase is a payload and what ClassifyPayload must make of it. An
@@ -184,5 +186,80 @@ func TestClassifyPayloadNTP(t *testing.T) {
 	pi := ClassifyPayload([]byte(private(0x97, 0, 3, 42, 0x30, 0, 0, 0, "")))
 	if pi.NTPVersion != 2 || pi.NTPMode != 7 {
 		t.Errorf("version %d, mode %d", pi.NTPVersion, pi.NTPMode)
+	}
+}
+
+func TestClassifyPayloadTextAndTime(t *testing.T) {
+	// chargen: 72-character lines, each starting one character further
+	// along the 95 printable characters.
+	var chargen strings.Builder
+	for i := range 7 {
+		for j := range 72 {
+			chargen.WriteByte(byte(' ' + (i+j)%95))
+		}
+		chargen.WriteString("\r\n")
+	}
+	quote := strings.Repeat("Those who cannot remember the past are condemned to repeat it.\r\n", 8) // 512 bytes
+	at := time.Date(2024, 3, 19, 12, 0, 0, 0, time.UTC)
+	secs := uint32(at.Unix() + 2208988800)
+	timeOf := func(s uint32) string { return string([]byte{byte(s >> 24), byte(s >> 16), byte(s >> 8), byte(s)}) }
+	checkPayloads(t, []payloadCase{
+		{"QOTD quote of 512 bytes, CRLF lines", quote, PayloadText, strings.TrimRight(quote, "\r\n"),
+			`text: "Those who cannot remember the past are condemned to repeat i..."`},
+		{"QOTD quote with an em dash", "Whatever you are, be a good one. \xe2\x80\x94 Abraham Lincoln\r\n", PayloadText, "Whatever you are, be a good one. \u2014 Abraham Lincoln", ""},
+		{"chargen line", chargen.String()[:74], PayloadText, chargen.String()[:72], ""},
+		{"chargen, seven lines", chargen.String(), PayloadText, "", ""},
+		{"daytime, RFC 867 example", "Tuesday, February 22, 1982 17:37:43-PST\r\n", PayloadText, "Tuesday, February 22, 1982 17:37:43-PST",
+			`text: "Tuesday, February 22, 1982 17:37:43-PST"`},
+		{"daytime, inetd's ctime format", "Tue Mar 19 12:00:00 2024\r\n", PayloadText, "Tue Mar 19 12:00:00 2024", ""},
+		{"echo of a line", "hello\n", PayloadText, "hello", `text: "hello"`},
+		{"text padded with NULs", "hello\x00\x00", PayloadText, "hello", ""},
+		{"four bytes of text", "hi\r\n", PayloadText, "hi", ""},
+		{"one character", "x", PayloadText, "x", ""},
+		{"tab-separated", "a\tb\r\n", PayloadText, "a\tb", ""},
+		{"C1 control in UTF-8", "next\xc2\x85line", PayloadBinary, "", ""},
+		{"invalid UTF-8", "caf\xe9 au lait", PayloadBinary, "", ""},
+		{"escape sequence", "\x1b[31mred\x1b[0m", PayloadBinary, "", ""},
+		{"DEL", "abc\x7fdef", PayloadBinary, "", ""},
+		{"NUL inside", "abc\x00def", PayloadBinary, "", ""},
+		{"only NULs", "\x00\x00\x00\x00\x00", PayloadBinary, "", "binary, 5 bytes"},
+		{"time protocol answer", timeOf(secs), PayloadBinary, "", "binary, 4 bytes: time protocol (RFC 868), 2024-03-19 12:00:00 UTC"},
+		{"time protocol, 1990", timeOf(2840140800), PayloadBinary, "", "binary, 4 bytes: time protocol (RFC 868), 1990-01-01 00:00:00 UTC"},
+		{"time protocol, last second before 2036", timeOf(0xffffffff), PayloadBinary, "", "binary, 4 bytes: time protocol (RFC 868), 2036-02-07 06:28:15 UTC"},
+		{"four bytes before 1990", timeOf(2840140799), PayloadBinary, "", "binary, 4 bytes"},
+		{"four bytes that are UTF-8 and a time: time wins", "\xc3\xa9\r\n", PayloadBinary, "", "binary, 4 bytes: time protocol (RFC 868), 2004-01-09 11:20:42 UTC"},
+		{"three bytes", "\x01\x02\x03", PayloadBinary, "", "binary, 3 bytes"},
+		{"five bytes", "\xeb\x01\x02\x03\x04", PayloadBinary, "", "binary, 5 bytes"},
+		{"empty", "", PayloadEmpty, "", "empty payload"},
+	})
+}
+
+// isTextReference is isText one byte at a time, to hold the word-at-a-time
+// version to.
+func isTextReference(b []byte) bool {
+	s := strings.TrimRight(string(b), "\x00")
+	if s == "" || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 && r != '\t' && r != '\r' && r != '\n' || r >= 0x7f && r < 0xa0 {
+			return false
+		}
+	}
+	return true
+}
+
+func TestIsTextEveryPosition(t *testing.T) {
+	bytesToTry := []byte{0x00, 0x01, '\t', '\n', 0x0b, '\r', 0x1f, 0x20, 'A', 0x7e, 0x7f, 0x80, 0xa0, 0xc2, 0xe2, 0xff}
+	for n := 1; n <= 24; n++ {
+		for pos := range n {
+			for _, c := range bytesToTry {
+				b := []byte(strings.Repeat("a", n))
+				b[pos] = c
+				if got, want := isText(b), isTextReference(b); got != want {
+					t.Fatalf("isText(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
 	}
 }
