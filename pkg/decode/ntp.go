@@ -11,8 +11,10 @@ import (
 // References are to github.com/ntp-project/ntp at 9c75327c (ntp-4.2.8p6
 // development): include/ntp.h, include/ntp_control.h,
 // include/ntp_request.h, ntpd/ntp_proto.c (receive), ntpd/ntp_control.c
-// (process_control, ctl_error) and ntpd/ntp_request.c (process_private,
-// req_ack).
+// (process_control, ctl_error), ntpd/ntp_request.c (process_private,
+// req_ack, flush_pkt) and ntpq/ntpq.c (sendrequest); and to chrony,
+// github.com/mlichvar/chrony at 8f2db839, ntp_core.c (MIN_POLL, MAX_POLL,
+// transmit_packet).
 //
 // Every mode needs version 1-4 (NTP_OLDVERSION to NTP_VERSION: ntpd drops
 // others). Mode 0 is refused: RFC 5905 reserves it, and ntpd takes it
@@ -21,12 +23,15 @@ import (
 // Modes 1-5 (symmetric active and passive, client, server, broadcast):
 //   - at least the 48-byte header (LEN_PKT_NOMAC);
 //   - stratum 0-16 (STRATUM_UNSPEC; RFC 5905 reserves 17-255);
-//   - poll, a signed log2 of seconds, in -6..24: ntpd sends
+//   - poll, a signed log2 of seconds, in -7..24: ntpd sends
 //     NTP_MINPOLL..NTP_MAXPOLL (3..17, 4..17 in RFC 5905), SNTP clients
-//     leave 0, ntpsec's minpoll goes down to 0 and chrony's to -6, its
-//     maxpoll up to 24;
+//     leave 0, ntpsec's minpoll goes down to 0, and chrony polls from
+//     MIN_POLL -7 to MAX_POLL 24;
 //   - precision, a signed log2 of seconds, in -32..0 (ntpd measures
-//     about -20; chrony about -25; SNTP clients may leave 0);
+//     about -20, chrony about -25; SNTP clients may leave 0), or 32 in
+//     a client request of stratum 0: chrony's transmit_packet sends
+//     precision 32 and zero stratum in client mode so as not to reveal
+//     its clock;
 //   - the rest of the datagram as ntpd's receive() walks it: nothing, a
 //     MAC of 4 to 24 bytes (MIN_MAC_LEN to MAX_MAC_LEN), or extension
 //     fields (a multiple of 4 bytes, length in the low 16 bits of their
@@ -34,23 +39,26 @@ import (
 //     with extension fields.
 //
 // Printable text never passes: its fourth byte would have to be a
-// precision of 0 (a NUL) or below -32 (a byte of 0xe0 or more).
+// precision of 0 (a NUL), below -32 (a byte of 0xe0 or more), or 32 (a
+// space) after a stratum of 0 (a NUL).
 //
 // Mode 6 (struct ntp_control): a 12-byte header (CTL_HEADER_LEN) whose
 // data count is at most 468 (CTL_MAX_DATA_LEN), followed by that many
 // bytes, padding to 8 bytes and at most a MAX_MAC_LEN MAC. A request
 // (response bit clear) has neither the error nor the more bit and offset
-// 0, as process_control drops others. An error response carries its
+// 0, as process_control drops others, and leap indicator 0 and status 0,
+// as ntpq's sendrequest writes them. An error response carries its
 // CERR_* code in the status word's high byte (ctl_error).
 //
 // Mode 7 (struct req_pkt, resp_pkt): an 8-byte header (REQ_LEN_HDR,
 // RESP_HEADER_SIZE); implementation 0 (IMPL_UNIV), 2 (IMPL_XNTPD_OLD) or 3
 // (IMPL_XNTPD); error nibble 0-7 (MAX_INFO_ERR); MBZ nibble 0; item count
-// and item size at most 500, their product within the data; at most 500
-// bytes of data (RESP_DATA_SIZE). A request (response bit clear) has no
-// more bit, sequence 0 and error 0, as process_private drops others. The
-// error responses of CVE-2009-3563 are 8-byte headers from req_ack with
-// the response bit and an INFO_ERR_* code.
+// and item size at most 500; at most 500 bytes of data (RESP_DATA_SIZE).
+// A request (response bit clear) has no more bit, sequence 0 and error 0,
+// as process_private drops others, and data holding its items. A response
+// is exactly the header and its items (flush_pkt, more_pkt): the error
+// responses of CVE-2009-3563 are 8-byte headers from req_ack with the
+// response bit, no items and an INFO_ERR_* code.
 //
 // When cut, checks against the end of the datagram (length, MAC and
 // extension fields, data counts) are skipped; the mode's header must still
@@ -61,8 +69,9 @@ const (
 	ntpMinMAC       = 4   // MIN_MAC_LEN
 	ntpMaxMAC       = 24  // MAX_MAC_LEN
 	ntpMaxStratum   = 16  // STRATUM_UNSPEC
-	ntpMinPoll      = -6  // chrony's lowest minpoll
-	ntpMaxPoll      = 24  // chrony's highest maxpoll
+	ntpMinPoll      = -7  // chrony's MIN_POLL
+	ntpMaxPoll      = 24  // chrony's MAX_POLL
+	ntpHidden       = 32  // chrony's precision in client requests
 	ntpMinPrecision = -32 // 2^-32 s: below the 64-bit timestamp's resolution
 	ctlHeaderLen    = 12  // CTL_HEADER_LEN
 	ctlMaxData      = 468 // CTL_MAX_DATA_LEN
@@ -109,7 +118,7 @@ func ntpCheck(b []byte, cut bool) (h ntpHeader, ok bool) {
 		if p := int8(b[2]); p < ntpMinPoll || p > ntpMaxPoll {
 			return h, false
 		}
-		if p := int8(b[3]); p < ntpMinPrecision || p > 0 {
+		if p := int8(b[3]); (p < ntpMinPrecision || p > 0) && !(p == ntpHidden && h.mode == ntpModeClient && b[1] == 0) {
 			return h, false
 		}
 		return h, cut || ntpTrailer(b)
@@ -119,7 +128,7 @@ func ntpCheck(b []byte, cut bool) (h ntpHeader, ok bool) {
 		}
 		op := b[1]
 		h.response, h.isErr = op&0x80 != 0, op&0x40 != 0
-		if !h.response && (op&0x60 != 0 || b[8]|b[9] != 0) {
+		if !h.response && (op&0x60 != 0 || b[8]|b[9] != 0 || b[0]>>6 != 0 || b[4]|b[5] != 0) {
 			return h, false
 		}
 		count := int(b[10])<<8 | int(b[11])
@@ -148,7 +157,8 @@ func ntpCheck(b []byte, cut bool) (h ntpHeader, ok bool) {
 		if !h.response && (b[0]&0x40 != 0 || b[1]&0x7f != 0 || h.isErr) {
 			return h, false
 		}
-		if !cut && (len(b) > reqHeaderLen+respMaxData || items*size > len(b)-reqHeaderLen) {
+		if !cut && (len(b) > reqHeaderLen+respMaxData || items*size > len(b)-reqHeaderLen ||
+			h.response && len(b) != reqHeaderLen+items*size) {
 			return h, false
 		}
 		return h, true
