@@ -109,16 +109,18 @@ const dnsTypeMask = 0xf80f
 //     holds NULs where these need text or the datagram's end. So a TFTP
 //     ERROR that also parses as DNS is TFTP.
 //  3. DNS, checked strictly, since 12 bytes with a zero question count
-//     parse as a DNS header: the header, then at most one question
-//     (labels without compression, as dnsmessage reads them, and class
-//     IN, CH, HS, NONE or ANY, the mDNS unicast bit ignored), then every
-//     record the header counts announce, ending exactly at the end of
-//     the datagram. A message without a question must be a response
-//     (the header-only FORMERR, SERVFAIL, REFUSED answers of a loop) or
-//     carry records. When cut, records may run past the captured bytes,
-//     but the question must be whole. What passes is DNS to ClassifyDNS
-//     too (at Full depth when not cut). So NTP's 48 bytes, or a 12-byte
-//     ntpq request, are not DNS though they parse as a header.
+//     parse as a DNS header: the header, then the questions (at most 64;
+//     names as dnsmessage reads them, the first without compression;
+//     class IN, CH, HS, NONE or ANY, the mDNS unicast bit ignored), then
+//     every record the header counts announce, then the end of the
+//     datagram (or NUL padding, in a message with a question). A message
+//     without a question must be a response (the header-only FORMERR,
+//     SERVFAIL, REFUSED answers of a loop) or carry records, and end
+//     exactly. When cut, records may run past the captured bytes, but
+//     the questions must be whole. What passes is DNS to ClassifyDNS too
+//     (at Full depth when not cut). So NTP's 48 bytes, a 12-byte ntpq
+//     request, or a TFTP DATA block of zeros are not DNS though they parse
+//     as a header.
 //  4. TFTP DATA: opcode 3 and up to 512 bytes fit much binary.
 //  5. NTP (see ntp.go): modes 1-5 need a sane header and length, modes 6
 //     and 7 ntpd's layouts.
@@ -190,21 +192,32 @@ func ClassifyMsg(payload []byte, cut bool) Msg {
 	return Msg{Proto: MsgBinary}
 }
 
+// dnsMaxQuestions bounds the questions isDNSMsg reads, and so its work on
+// a hostile count: mDNS asks several in one query, unicast DNS one.
+const dnsMaxQuestions = 64
+
 // isDNSMsg makes ClassifyMsg's DNS checks on a payload of at least 12
-// bytes. The question is read with parseHeaderQuestion's rules (label
-// bounds, no dots inside a label, names under 254 bytes, reserved label
-// types refused) but refuses compression pointers, which no sender puts
-// in the first question; records are skipped as dnsmessage skips them.
+// bytes. Questions are read with parseHeaderQuestion's rules (label
+// bounds, no dots inside a label, names under 254 bytes, at most 10
+// pointers, reserved label types refused); the first may not use a
+// compression pointer, which no sender puts there, so it is read without
+// following any. Records are skipped as dnsmessage skips them. After them
+// comes the end of the datagram or, in a message with a question, NUL
+// padding (servers and middleboxes pad answers, e.g. to 512 bytes); a
+// message without a question must end exactly, or zero-filled binary
+// would pass for a header-only answer.
 func isDNSMsg(b []byte, cut bool) bool {
 	qd := int(b[4])<<8 | int(b[5])
 	rr := (int(b[6])<<8 | int(b[7])) + (int(b[8])<<8 | int(b[9])) + (int(b[10])<<8 | int(b[11]))
 	off := 12
-	switch qd {
-	case 0:
+	if qd == 0 {
 		if rr == 0 && b[2]&0x80 == 0 {
 			return false // a header-only query
 		}
-	case 1:
+	} else {
+		if qd > dnsMaxQuestions {
+			return false
+		}
 		// Each pass checks the bounds the previous label's length
 		// needs; the name's length (labels and their dots, which
 		// parseHeaderQuestion limits to 254) only grows, so one check
@@ -234,17 +247,24 @@ func isDNSMsg(b []byte, cut bool) bool {
 		if bytes.IndexByte(b[start:off], '.') >= 0 && dotInLabel(b[start:off]) {
 			return false
 		}
-		if off+4 > len(b) {
-			return false
+		for q := 0; ; q++ {
+			if off+4 > len(b) {
+				return false
+			}
+			switch (int(b[off+2])<<8 | int(b[off+3])) & 0x7fff {
+			case 1, 3, 4, 254, 255:
+			default:
+				return false
+			}
+			off += 4
+			if q == qd-1 {
+				break
+			}
+			var ok bool
+			if off, ok = dnsName(b, off); !ok {
+				return false
+			}
 		}
-		switch (int(b[off+2])<<8 | int(b[off+3])) & 0x7fff {
-		case 1, 3, 4, 254, 255:
-		default:
-			return false
-		}
-		off += 4
-	default:
-		return false
 	}
 	for ; rr > 0; rr-- {
 	name:
@@ -276,7 +296,59 @@ func isDNSMsg(b []byte, cut bool) bool {
 			return cut
 		}
 	}
-	return off == len(b)
+	if off == len(b) {
+		return true
+	}
+	if qd == 0 {
+		return false
+	}
+	for _, c := range b[off:] {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// dnsName checks the name at off as parseHeaderQuestion reads one,
+// following compression pointers, and returns the offset after it.
+func dnsName(msg []byte, off int) (int, bool) {
+	next, ptrs, n := -1, 0, 0
+	for {
+		if off >= len(msg) {
+			return 0, false
+		}
+		c := int(msg[off])
+		off++
+		switch c & 0xc0 {
+		case 0x00:
+			if c == 0 {
+				if next < 0 {
+					next = off
+				}
+				return next, true
+			}
+			end := off + c
+			if end > len(msg) || n+c >= 254 || bytes.IndexByte(msg[off:end], '.') >= 0 {
+				return 0, false
+			}
+			n += c + 1
+			off = end
+		case 0xc0:
+			if off >= len(msg) {
+				return 0, false
+			}
+			if ptrs == 0 {
+				next = off + 1
+			}
+			if ptrs++; ptrs > 10 {
+				return 0, false
+			}
+			off = (c^0xc0)<<8 | int(msg[off])
+		default:
+			return 0, false
+		}
+	}
 }
 
 // dotInLabel reports whether a name of uncompressed labels, already

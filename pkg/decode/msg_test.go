@@ -80,7 +80,25 @@ func msgCases(tb testing.TB) []msgCase {
 	mdns.Class = 0x8001 // unicast-response bit
 	qclass0 := www
 	qclass0.Class = 0
-	twoQ := dns(7, false, 0, 0, []dnsmessage.Question{www, www}, 0, false)
+	mdnsQs := []dnsmessage.Question{}
+	for _, n := range []string{"_daap._tcp.local.", "_ipp._tcp.local.", "_ipps._tcp.local."} {
+		mdnsQs = append(mdnsQs, dnsmessage.Question{Name: dnsmessage.MustNewName(n), Type: dnsmessage.TypePTR, Class: dnsmessage.ClassINET})
+	}
+	// A second question whose name is a chain of pointers through an
+	// answer's data: k more after its own, ending at the root.
+	chain := func(k int) []byte {
+		m := []byte("\x00\x07\x01\x00\x00\x02\x00\x01\x00\x00\x00\x00\x00\x00\x01\x00\x01\xc0\x22\x00\x01\x00\x01\x00\x00\x01\x00\x01\x00\x00\x00\x00")
+		m = binary.BigEndian.AppendUint16(m, uint16(2*k+1))
+		for i := range k {
+			m = append(m, 0xc0, byte(34+2*(i+1)))
+		}
+		return append(m, 0)
+	}
+	rootQ := strings.Repeat("\x00\x00\x01\x00\x01", 65)
+	// A REFUSED answer padded with NULs to 512 bytes, as in suricata's
+	// decode-teredo-01 capture, frame 61.
+	refusedPadded := dns(0x687a, true, 0, dnsmessage.RCodeRefused, q1, 0, false)
+	refusedPadded = append(refusedPadded, make([]byte, 512-len(refusedPadded))...)
 	// "a." with a pointer to the NUL at offset 4 (the question count's
 	// high byte): valid to dnsmessage, never sent by anyone.
 	ptrQ := []byte("\x00\x07\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01a\xc0\x04\x00\x01\x00\x01")
@@ -133,8 +151,18 @@ func msgCases(tb testing.TB) []msgCase {
 		{"dns-query-that-is-also-an-ntp-header", dns(0x2305, false, 0, 0, []dnsmessage.Question{{Name: dnsmessage.MustNewName(strings.Repeat("n", 30) + "."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET}}, 0, false), false, dnsQ},
 		{"dns-header-only-query-is-binary", b("\x12\x34\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00"), false, binaryM},
 		{"dns-question-class-0-is-binary", dns(0x1234, false, 0, 0, []dnsmessage.Question{qclass0}, 0, false), false, binaryM},
-		{"dns-trailing-byte-is-binary", append(dns(0x1234, false, 0, 0, q1, 0, false), 0), false, binaryM},
-		{"dns-two-questions-is-binary", twoQ, false, binaryM},
+		{"dns-query-padded-with-a-nul", append(dns(0x1234, false, 0, 0, q1, 0, false), 0), false, dnsQ},
+		{"dns-refused-padded-to-512", refusedPadded, false, dnsA(5)},
+		{"dns-trailing-garbage-is-binary", append(dns(0x1234, false, 0, 0, q1, 0, false), 0, 1, 0), false, binaryM},
+		{"dns-formerr-padded-is-binary", append(synth.FormErr(seedErr), 0, 0, 0, 0), false, binaryM},
+		{"dns-two-questions-compressed", dns(7, false, 0, 0, []dnsmessage.Question{www, www}, 0, false), false, dnsQ},
+		{"dns-mdns-three-questions", dns(0, false, 0, 0, mdnsQs, 0, false), false, dnsQ},
+		{"dns-second-question-pointer-loop-is-binary", b("\x00\x07\x01\x00\x00\x02\x00\x00\x00\x00\x00\x00\x01a\x00\x00\x01\x00\x01\xc0\x13\x00\x01\x00\x01"), false, binaryM},
+		{"dns-second-question-dot-in-label-is-binary", b("\x00\x07\x01\x00\x00\x02\x00\x00\x00\x00\x00\x00\x01a\x00\x00\x01\x00\x01\x03a.b\x00\x00\x01\x00\x01"), false, binaryM},
+		{"dns-second-question-10-pointers", chain(9), false, dnsQ},
+		{"dns-second-question-11-pointers-is-binary", chain(10), false, binaryM},
+		{"dns-64-questions", b("\x00\x07\x01\x00\x00\x40\x00\x00\x00\x00\x00\x00" + rootQ[:64*5]), false, dnsQ},
+		{"dns-65-questions-is-binary", b("\x00\x07\x01\x00\x00\x41\x00\x00\x00\x00\x00\x00" + rootQ), false, binaryM},
 		{"dns-pointer-in-question-is-binary", ptrQ, false, binaryM},
 		{"dns-reserved-label-type-is-binary", b("\x00\x07\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x41" + strings.Repeat("a", 65) + "\x00\x00\x01\x00\x01"), false, binaryM},
 		{"dns-label-with-a-dot-is-binary", b("\x00\x07\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03a.b\x00\x00\x01\x00\x01"), false, binaryM},
@@ -219,8 +247,8 @@ func TestClassifyMsgAmbiguities(t *testing.T) {
 	}
 	var info DNSInfo
 	// ClassifyDNS (dnsmessage's rules) takes these for DNS.
-	for _, name := range []string{"tftp-error-parses-as-dns-query", "dns-trailing-byte-is-binary", "dns-two-questions-is-binary",
-		"dns-pointer-in-question-is-binary", "dns-question-class-0-is-binary", "ntp-control-readstat-request",
+	for _, name := range []string{"tftp-error-parses-as-dns-query", "dns-trailing-garbage-is-binary", "dns-formerr-padded-is-binary",
+		"dns-65-questions-is-binary", "dns-pointer-in-question-is-binary", "dns-question-class-0-is-binary", "ntp-control-readstat-request",
 		"ntp-v3-sntp-client-zeros", "ntp-chrony-client-poll-minus-6", "dns-header-only-query-is-binary"} {
 		if v := ClassifyDNS(cases[name].payload, false, HeaderQuestion, &info); v != DNS {
 			t.Errorf("%s: ClassifyDNS says %v; the case shows nothing", name, v)
