@@ -105,9 +105,11 @@ const dnsTypeMask = 0xf80f
 //  1. Empty.
 //  2. TFTP RRQ, WRQ, ACK, ERROR and OACK: their structure is strict
 //     (opcode, NUL-terminated strings, transfer mode, error code 0-8,
-//     exact lengths), and no DNS message fits it, since a DNS header
-//     holds NULs where these need text or the datagram's end. So a TFTP
-//     ERROR that also parses as DNS is TFTP.
+//     exact lengths). No payload passing the DNS check below fits it (a
+//     DNS header holds NULs where these need text or the datagram's end;
+//     FuzzClassifyMsg holds this), but dnsmessage's looser rules can take
+//     one for DNS, e.g. a TFTP ERROR whose message lays out a question:
+//     such a payload is TFTP, like the seed's "RRQ must be sent first".
 //  3. DNS, checked strictly, since 12 bytes with a zero question count
 //     parse as a DNS header: the header, then the questions (at most 64;
 //     names as dnsmessage reads them, the first without compression;
@@ -121,9 +123,12 @@ const dnsTypeMask = 0xf80f
 //     (at Full depth when not cut). So NTP's 48 bytes, a 12-byte ntpq
 //     request, or a TFTP DATA block of zeros are not DNS though they parse
 //     as a header.
-//  4. TFTP DATA: opcode 3 and up to 512 bytes fit much binary.
+//  4. TFTP DATA: opcode 3 and up to 512 bytes fit much binary, DNS
+//     messages with ID 3 among it. (Eight NULs in block 0x8001 are a
+//     header-only FORMERR with ID 3, and DNS.)
 //  5. NTP (see ntp.go): modes 1-5 need a sane header and length, modes 6
-//     and 7 ntpd's layouts.
+//     and 7 ntpd's layouts. A DNS message that fits an NTP header, as a
+//     48-byte query with the right ID and flags does, is DNS.
 //  6. A 4-byte payload from 1990 to 2036 as a time protocol answer is
 //     binary, even where it is also UTF-8 text.
 //  7. Text: printable ASCII, tabs, line ends and UTF-8, trailing NULs

@@ -25,8 +25,10 @@ const (
 type PayloadInfo struct {
 	Kind PayloadKind
 	// Summary is one line for people, Wireshark-style, e.g.
-	// `TFTP Error Code, Code: Illegal TFTP Operation, Message: RRQ must be sent first`.
-	// It may hold any byte of the payload: escape it before printing.
+	// `TFTP Error Code, Code: Illegal TFTP Operation (4), Message: RRQ must be sent first`,
+	// `NTP Version 2, private, response, Implementation: XNTPD (3), Request code: MON_GETLIST_1 (42), Error: INFO_ERR_FMT (3)`.
+	// It may hold any byte of the payload (a TFTP error message is kept
+	// raw): escape it before printing.
 	Summary string
 	// Text is the payload's human-readable text: the TFTP error message,
 	// the file name of a request, or the whole payload when printable.
@@ -48,8 +50,9 @@ var tftpErrors = [...]string{"Not defined", "File not found", "Access violation"
 // once per finding, not per packet.
 //
 // It tries, in order, what ClassifyMsg tries after DNS: TFTP (RRQ, WRQ,
-// ACK, ERROR, OACK, then DATA), NTP, text, binary; so for a payload that
-// ClassifyMsg does not call DNS, the two agree on its protocol.
+// ACK, ERROR, OACK, then DATA), NTP, a 4-byte time protocol answer, text,
+// binary; so for a payload that ClassifyMsg does not call DNS, the two
+// agree on its protocol.
 func ClassifyPayload(b []byte) PayloadInfo {
 	if len(b) == 0 {
 		return PayloadInfo{Kind: PayloadEmpty, Summary: "empty payload"}
