@@ -144,26 +144,31 @@ func isText(b []byte) bool {
 	}
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	for i := 0; i < n; {
+		// Eight bytes at once when none is below 0x20 or above 0x7e;
+		// else those eight (or the tail) one by one, then on.
+		end := n
 		if i+8 <= n {
-			// No byte below 0x20 and none above 0x7e.
 			x := binary.LittleEndian.Uint64(b[i:])
 			if (x-0x20*ones)&^x&highs == 0 && ((x+1*ones)|x)&highs == 0 {
 				i += 8
 				continue
 			}
+			end = i + 8
 		}
-		c := b[i]
-		switch {
-		case c >= 0x20 && c < 0x7f || c == '\t' || c == '\r' || c == '\n':
-			i++
-		case c < 0x80:
-			return false
-		default:
-			r, size := utf8.DecodeRune(b[i:n])
-			if r == utf8.RuneError && size <= 1 || r < 0xa0 {
+		for i < end {
+			c := b[i]
+			switch {
+			case c >= 0x20 && c < 0x7f || c == '\t' || c == '\r' || c == '\n':
+				i++
+			case c < 0x80:
 				return false
+			default:
+				r, size := utf8.DecodeRune(b[i:n])
+				if r == utf8.RuneError && size <= 1 || r < 0xa0 {
+					return false
+				}
+				i += size
 			}
-			i += size
 		}
 	}
 	return true

@@ -267,10 +267,12 @@ func TestIsTextEveryPosition(t *testing.T) {
 	for n := 1; n <= 24; n++ {
 		for pos := range n {
 			for _, c := range bytesToTry {
-				b := []byte(strings.Repeat("a", n))
-				b[pos] = c
-				if got, want := isText(b), isTextReference(b); got != want {
-					t.Fatalf("isText(%q) = %v, want %v", b, got, want)
+				for _, c2 := range bytesToTry {
+					b := []byte(strings.Repeat("a", n))
+					b[pos], b[(pos*7+3)%n] = c, c2
+					if got, want := isText(b), isTextReference(b); got != want {
+						t.Fatalf("isText(%q) = %v, want %v", b, got, want)
+					}
 				}
 			}
 		}
