@@ -2,7 +2,9 @@ package decode_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket/layers"
 
@@ -98,5 +100,61 @@ func BenchmarkClassifyDNS(b *testing.B) {
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 			})
 		}
+	}
+}
+
+// BenchmarkClassifyMsg classifies the payloads the loop detector sees on
+// every packet: DNS queries and answers of a busy server, the two
+// payloads of the seed's loop, NTP, and the text and binary of the
+// small services.
+func BenchmarkClassifyMsg(b *testing.B) {
+	query, err := synth.DNSQuery(benchQuery)
+	if err != nil {
+		b.Fatal(err)
+	}
+	eq := benchQuery
+	eq.EDNS = true
+	answer, err := synth.DNSResponse(eq, synth.Answer, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	referral, err := synth.DNSResponse(eq, synth.Referral, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tftp := synth.TFTPError(synth.TFTPErrIllegalOp, synth.TFTPMsgRRQFirst)
+	var chargen []byte
+	for j := range 72 {
+		chargen = append(chargen, byte(' '+(7+j)%95))
+	}
+	chargen = append(chargen, "\r\n"...)
+	quote := []byte(strings.Repeat("Those who cannot remember the past are condemned to repeat it.\r\n", 8))
+	at := time.Date(2024, 3, 19, 12, 0, 0, 0, time.UTC)
+	payloads := []struct {
+		name  string
+		msg   []byte
+		proto decode.MsgProto
+	}{
+		{"dns-query", query, decode.MsgDNS},
+		{"dns-answer-edns", answer, decode.MsgDNS},
+		{"dns-referral-edns", referral, decode.MsgDNS},
+		{"dns-formerr", synth.FormErr(tftp), decode.MsgDNS},
+		{"tftp-error", tftp, decode.MsgTFTP},
+		{"ntp-server", synth.NTP(synth.NTPModeServer, at), decode.MsgNTP},
+		{"ntp-private-error", []byte{0x97, 0, 3, 42, 0x30, 0, 0, 0}, decode.MsgNTP},
+		{"chargen-line", chargen, decode.MsgText},
+		{"qotd-512", quote, decode.MsgText},
+		{"time", []byte{0xe9, 0xa3, 0x5a, 0x40}, decode.MsgBinary},
+	}
+	for _, p := range payloads {
+		b.Run(p.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if m := decode.ClassifyMsg(p.msg, false); m.Proto != p.proto {
+					b.Fatalf("%v, want %v", m, p.proto)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+		})
 	}
 }

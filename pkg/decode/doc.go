@@ -13,4 +13,15 @@
 // allocating and distrusts header counts. A payload cut by the snap length
 // is Truncated, never NotDNS. ClassifyPayload names what a non-DNS payload
 // is (TFTP, NTP, text, binary) for reports.
+//
+// ClassifyMsg runs on every packet a loop detector follows, allocating
+// nothing: it names a payload's protocol (DNS, TFTP, NTP, text, binary),
+// its role (request, answer, a transfer's progress) and a type signature
+// that repeats when the messages of a loop do, though their bytes change.
+// Its checks, and ClassifyPayload's, are structural: TFTP by opcode and
+// layout (an ERROR's message may hold any byte but NUL), NTP modes 1-5 by
+// a sane header and ntpd's lengths, modes 6 and 7 by ntpd's ntpq and
+// ntpdc layouts, DNS (in ClassifyMsg) by a whole message, text by its
+// characters. Both try them in one documented order, so they agree on
+// what is not DNS.
 package decode

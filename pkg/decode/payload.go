@@ -1,10 +1,11 @@
 package decode
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"time"
+	"unicode/utf8"
 )
 
 // PayloadKind names what a non-DNS payload looks like.
@@ -24,8 +25,10 @@ const (
 type PayloadInfo struct {
 	Kind PayloadKind
 	// Summary is one line for people, Wireshark-style, e.g.
-	// `TFTP Error Code, Code: Illegal TFTP Operation, Message: RRQ must be sent first`.
-	// It may hold any byte of the payload: escape it before printing.
+	// `TFTP Error Code, Code: Illegal TFTP Operation (4), Message: RRQ must be sent first`,
+	// `NTP Version 2, private, response, Implementation: XNTPD (3), Request code: MON_GETLIST_1 (42), Error: INFO_ERR_FMT (3)`.
+	// It may hold any byte of the payload (a TFTP error message is kept
+	// raw): escape it before printing.
 	Summary string
 	// Text is the payload's human-readable text: the TFTP error message,
 	// the file name of a request, or the whole payload when printable.
@@ -33,6 +36,10 @@ type PayloadInfo struct {
 	// TFTP fields, when Kind is tftp or tftp-error.
 	TFTPOpcode    uint16 `json:",omitempty"`
 	TFTPErrorCode uint16 `json:",omitempty"`
+	// NTP fields, when Kind is ntp: version 1-4 and mode 1-7 (6 is
+	// ntpq's control, 7 ntpdc's private mode).
+	NTPVersion uint8 `json:",omitempty"`
+	NTPMode    uint8 `json:",omitempty"`
 }
 
 var tftpOpcodes = [...]string{1: "Read Request", 2: "Write Request", 3: "Data Packet", 4: "Acknowledgement", 5: "Error Code", 6: "Option Acknowledgement"}
@@ -41,6 +48,11 @@ var tftpErrors = [...]string{"Not defined", "File not found", "Access violation"
 
 // ClassifyPayload looks at a payload that is not DNS. It allocates; call it
 // once per finding, not per packet.
+//
+// It tries, in order, what ClassifyMsg tries after DNS: TFTP (RRQ, WRQ,
+// ACK, ERROR, OACK, then DATA), NTP, a 4-byte time protocol answer, text,
+// binary; so for a payload that ClassifyMsg does not call DNS, the two
+// agree on its protocol.
 func ClassifyPayload(b []byte) PayloadInfo {
 	if len(b) == 0 {
 		return PayloadInfo{Kind: PayloadEmpty, Summary: "empty payload"}
@@ -51,11 +63,35 @@ func ClassifyPayload(b []byte) PayloadInfo {
 	if pi, ok := ntp(b); ok {
 		return pi
 	}
-	if printable(b) {
+	if secs, ok := rfc868(b); ok {
+		t := time.Unix(int64(secs)-rfc868Epoch, 0).UTC()
+		return PayloadInfo{Kind: PayloadBinary, Summary: "binary, 4 bytes: time protocol (RFC 868), " + t.Format("2006-01-02 15:04:05 UTC")}
+	}
+	if isText(b) {
 		t := strings.TrimRight(string(b), "\x00\r\n")
 		return PayloadInfo{Kind: PayloadText, Text: t, Summary: fmt.Sprintf("text: %q", clip(t, 60))}
 	}
 	return PayloadInfo{Kind: PayloadBinary, Summary: fmt.Sprintf("binary, %d bytes", len(b))}
+}
+
+// rfc868Epoch is 1970 in the time protocol's seconds since 1900.
+const rfc868Epoch = 2208988800
+
+// rfc868Min is 1990-01-01 in seconds since 1900: a 4-byte payload from
+// then until the 32-bit count wraps in February 2036 is taken for a time
+// protocol (RFC 868) answer. Such a payload starts with a byte of 0xa9 or
+// more, so it is never ASCII text. After 2036 the count starts again from
+// 0 and this check will need an era.
+const rfc868Min = rfc868Epoch + 631152000
+
+// rfc868 reports whether b is a plausible time protocol answer, and its
+// seconds since 1900.
+func rfc868(b []byte) (uint32, bool) {
+	if len(b) != 4 {
+		return 0, false
+	}
+	secs := binary.BigEndian.Uint32(b)
+	return secs, secs >= rfc868Min
 }
 
 func clip(s string, n int) string {
@@ -65,94 +101,75 @@ func clip(s string, n int) string {
 	return s
 }
 
+// tftp describes a TFTP packet, with the checks ClassifyMsg makes.
 func tftp(b []byte) (PayloadInfo, bool) {
-	if len(b) < 4 {
+	op, code, ok := tftpStrict(b, false)
+	if !ok && !(len(b) >= 4 && b[0] == 0 && b[1] == tftpDATA && tftpData(b, false)) {
 		return PayloadInfo{}, false
 	}
-	op := binary.BigEndian.Uint16(b)
 	switch op {
-	case 5: // ERROR: code, message, NUL
-		code := binary.BigEndian.Uint16(b[2:4])
-		msg, ok := cstring(b[4:])
-		if !ok || !printable([]byte(msg)) {
-			return PayloadInfo{}, false
-		}
-		name := "Unknown"
-		if int(code) < len(tftpErrors) {
-			name = tftpErrors[code]
-		}
+	case tftpERROR:
+		end, _ := tftpError(b, false)
+		msg := string(b[4:end])
 		return PayloadInfo{
 			Kind: PayloadTFTPError, Text: msg, TFTPOpcode: op, TFTPErrorCode: code,
-			Summary: fmt.Sprintf("TFTP Error Code, Code: %s (%d), Message: %s", name, code, msg),
+			Summary: fmt.Sprintf("TFTP Error Code, Code: %s (%d), Message: %s", tftpErrors[code], code, msg),
 		}, true
-	case 1, 2: // RRQ, WRQ: filename NUL mode NUL
-		file, ok := cstring(b[2:])
-		if !ok || file == "" || !printable([]byte(file)) {
-			return PayloadInfo{}, false
-		}
-		mode, ok := cstring(b[2+len(file)+1:])
-		if !ok {
-			return PayloadInfo{}, false
-		}
-		switch strings.ToLower(mode) {
-		case "netascii", "octet", "mail":
-		default:
-			return PayloadInfo{}, false
-		}
+	case tftpRRQ, tftpWRQ:
+		fileEnd, modeEnd, _ := tftpRequest(b, false)
+		file, mode := string(b[2:fileEnd]), string(b[fileEnd+1:modeEnd])
 		return PayloadInfo{
 			Kind: PayloadTFTP, Text: file, TFTPOpcode: op,
 			Summary: fmt.Sprintf("TFTP %s, File: %s, Transfer type: %s", tftpOpcodes[op], file, mode),
 		}, true
-	case 3, 4: // DATA, ACK: block number
-		if op == 4 && len(b) != 4 || op == 3 && len(b) > 4+512 {
-			return PayloadInfo{}, false
-		}
+	case tftpDATA, tftpACK:
 		return PayloadInfo{
 			Kind: PayloadTFTP, TFTPOpcode: op,
 			Summary: fmt.Sprintf("TFTP %s, Block: %d", tftpOpcodes[op], binary.BigEndian.Uint16(b[2:4])),
 		}, true
-	case 6: // OACK: option NUL value NUL ...
-		if b[len(b)-1] != 0 || !printable(bytes.ReplaceAll(b[2:], []byte{0}, []byte{' '})) {
-			return PayloadInfo{}, false
-		}
-		return PayloadInfo{Kind: PayloadTFTP, TFTPOpcode: op, Summary: "TFTP Option Acknowledgement"}, true
 	}
-	return PayloadInfo{}, false
+	return PayloadInfo{Kind: PayloadTFTP, TFTPOpcode: op, Summary: "TFTP Option Acknowledgement"}, true
 }
 
-// cstring returns the bytes before the first NUL.
-func cstring(b []byte) (string, bool) {
-	i := bytes.IndexByte(b, 0)
-	if i < 0 {
-		return "", false
+// isText reports whether b is text: printable ASCII, tabs and line ends,
+// and valid UTF-8 beyond ASCII (no C1 controls), with at most trailing
+// NULs. It allocates nothing and checks eight ASCII bytes at a time.
+func isText(b []byte) bool {
+	n := len(b)
+	for n > 0 && b[n-1] == 0 {
+		n--
 	}
-	return string(b[:i]), true
-}
-
-func ntp(b []byte) (PayloadInfo, bool) {
-	if len(b) < 48 {
-		return PayloadInfo{}, false
-	}
-	vn, mode := b[0]>>3&7, b[0]&7
-	if vn < 1 || vn > 4 || mode == 0 || mode >= 6 {
-		return PayloadInfo{}, false
-	}
-	modes := [...]string{1: "symmetric active", 2: "symmetric passive", 3: "client", 4: "server", 5: "broadcast"}
-	return PayloadInfo{Kind: PayloadNTP, Summary: fmt.Sprintf("NTP Version %d, %s", vn, modes[mode])}, true
-}
-
-// printable reports whether b is text: printable ASCII, tabs and line
-// ends, with at most trailing NULs.
-func printable(b []byte) bool {
-	b = bytes.TrimRight(b, "\x00")
-	if len(b) == 0 {
+	if n == 0 {
 		return false
 	}
-	for _, c := range b {
-		if c >= 0x20 && c < 0x7f || c == '\t' || c == '\r' || c == '\n' {
-			continue
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for i := 0; i < n; {
+		// Eight bytes at once when none is below 0x20 or above 0x7e;
+		// else those eight (or the tail) one by one, then on.
+		end := n
+		if i+8 <= n {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if (x-0x20*ones)&^x&highs == 0 && ((x+1*ones)|x)&highs == 0 {
+				i += 8
+				continue
+			}
+			end = i + 8
 		}
-		return false
+		for i < end {
+			c := b[i]
+			switch {
+			case c >= 0x20 && c < 0x7f || c == '\t' || c == '\r' || c == '\n':
+				i++
+			case c < 0x80:
+				return false
+			default:
+				r, size := utf8.DecodeRune(b[i:n])
+				if r == utf8.RuneError && size <= 1 || r < 0xa0 {
+					return false
+				}
+				i += size
+			}
+		}
 	}
 	return true
 }
