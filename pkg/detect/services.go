@@ -72,22 +72,26 @@ func msgTypeName(typ uint32) string {
 			return fmt.Sprintf("tftp(%d)", op)
 		}
 	case decode.MsgNTP:
-		mode := t >> 4 & 7
+		// version<<12 | mode<<8 | R<<5 | E<<4 | code (decode.Msg)
+		mode := t >> 8 & 7
 		s := fmt.Sprintf("ntp-mode%d", mode)
 		if mode >= 6 {
-			if t&(1<<3) != 0 {
+			if t&(1<<5) != 0 {
 				s += "-response"
 			} else {
 				s += "-request"
 			}
-			if e := t & 7; e != 0 {
-				s += fmt.Sprintf("(error %d)", e)
+			if t&(1<<4) != 0 {
+				s += fmt.Sprintf("(error %d)", t&0xf)
 			}
 		}
 		return s
 	case decode.MsgText:
 		return "text"
 	case decode.MsgBinary:
+		if t == decode.TypeFourBytes {
+			return "binary(4 bytes)"
+		}
 		return "binary"
 	}
 	return "empty"
