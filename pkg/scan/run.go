@@ -165,7 +165,11 @@ func share(n, shards, k int) int {
 
 // open opens every input and builds the one stream the feed reads.
 func (s *scan) open() {
-	pool := capture.NewBlockPool(blockSize(len(s.ins)), 2*len(s.ins)+8)
+	// Spare blocks: as many as the batches in flight can hold (each
+	// batch spans a few blocks), plus one per input being read, so that
+	// blocks are recycled rather than reallocated.
+	bs := blockSize(len(s.ins))
+	pool := capture.NewBlockPool(bs, len(s.ins)+(batchQueue+3)*(batchBytes/bs+2))
 	var srcs []capture.Source
 	for i, in := range s.ins {
 		in.open(s.ctx, pool)
