@@ -18,6 +18,7 @@ func Run() ExitCode {
 	if stderr, status, ok := workerFiles(); ok {
 		return runWorker(stderr, status)
 	}
+	prepareAddressSpace()
 	if os.Getenv("PONGSCAN_SUPERVISOR") != "off" {
 		if code, ok := supervise(); ok {
 			return code
