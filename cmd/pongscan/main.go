@@ -8,5 +8,5 @@ import (
 )
 
 func main() {
-	os.Exit(int(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)))
+	os.Exit(int(cli.Run()))
 }

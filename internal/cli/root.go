@@ -16,9 +16,10 @@ type ExitCode int
 // The exit-status table, documented under EXIT STATUS in --help and in the
 // README.
 const (
-	ExitOK      ExitCode = 0 // no loop found, every input read to its end
-	ExitLoops   ExitCode = 1 // at least one loop found, every input read to its end
-	ExitTrouble ExitCode = 2 // bad flags, or an input that could not be opened or read to its end
+	ExitOK       ExitCode = 0 // no loop found, every input read to its end
+	ExitLoops    ExitCode = 1 // at least one loop found, every input read to its end
+	ExitTrouble  ExitCode = 2 // bad flags, or an input that could not be opened or read to its end
+	ExitInternal ExitCode = 3 // the scan itself failed: out of memory or a crash (see Run)
 	// ExitInterrupted and ExitTerminated: a SIGINT or SIGTERM stopped the
 	// scan; the report of everything read before it was printed.
 	ExitInterrupted ExitCode = 130
@@ -31,6 +32,9 @@ const exitStatusHelp = `EXIT STATUS
   2  trouble: bad flags or arguments, or an input that could not be opened
      or read to its end (the report of everything read is still printed;
      trouble wins over loops)
+  3  internal failure: the scan itself failed, out of memory or by a crash;
+     one line on stderr names the cause and the memory limit in force;
+     there is no report (discard any partial output)
   130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM: reading stopped, the
      report of everything read before the signal was printed (marked
      "interrupted"); a second signal exits at once without a report`

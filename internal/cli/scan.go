@@ -237,7 +237,7 @@ func runScan(o *ScanOptions) error {
 		if !errors.As(cause, &intr) {
 			cause = ctx.Err()
 		}
-		fmt.Fprintf(o.Stderr, "pongscan: %v: stopped reading at %s; the report covers everything read before\n",
+		fmt.Fprintf(o.Stderr, "pongscan: %v: stopped reading %s; the report covers everything read before\n",
 			cause, report.Escape(res.Stopped.String()))
 		return fmt.Errorf("%w", cause)
 	}

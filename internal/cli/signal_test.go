@@ -7,45 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
-
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
-
-// pongscanBinary builds the command once for the tests that run it as a
-// real process.
-func pongscanBinary(t *testing.T) string {
-	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skip("real-process tests read /proc")
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pongscan-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "pongscan")
-		out, err := exec.Command("go", "build", "-o", builtBin, "../../cmd/pongscan").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
-}
 
 // waitUntil polls cond every 10 ms for up to 20 s.
 func waitUntil(t *testing.T, what string, cond func() bool) {
@@ -58,8 +25,17 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// bytesRead is how many bytes the process has read (/proc/PID/io rchar).
+// bytesRead is how many bytes the process and its children (pongscan's
+// worker) have read (/proc/PID/io rchar).
 func bytesRead(pid int) int64 {
+	n := ownBytesRead(pid)
+	for _, kid := range children(pid) {
+		n += max(ownBytesRead(kid), 0)
+	}
+	return n
+}
+
+func ownBytesRead(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
 	if err != nil {
 		return -1
@@ -79,7 +55,7 @@ func bytesRead(pid int) int64 {
 // stderr names the signal and where reading stopped, and the exit status
 // is 128 + the signal's number.
 func TestSignalStopsScan(t *testing.T) {
-	bin := pongscanBinary(t)
+	bin := pongscanBinary(t, "")
 	raw, err := os.ReadFile("../../testdata/pcaps/machine-pong.pcap")
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +119,7 @@ func TestSignalStopsScan(t *testing.T) {
 // A second signal exits at once: here the report is stuck writing to a
 // pipe nobody reads, and only the second Ctrl-C ends the process.
 func TestSecondSignalExitsAtOnce(t *testing.T) {
-	bin := pongscanBinary(t)
+	bin := pongscanBinary(t, "")
 	// 400 inputs make a JSON report of about 100 KiB: more than a pipe
 	// holds.
 	args := []string{"scan", "-f", "json"}
@@ -165,10 +141,12 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	defer cmd.Process.Kill()
 	pid := cmd.Process.Pid
 	waitUntil(t, "the report to fill the pipe", func() bool {
-		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
-		for _, f := range tasks {
-			if b, _ := os.ReadFile(f); strings.Contains(string(b), "pipe_write") {
-				return true
+		for _, p := range append(children(pid), pid) { // the worker writes it
+			tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", p))
+			for _, f := range tasks {
+				if b, _ := os.ReadFile(f); strings.Contains(string(b), "pipe_write") {
+					return true
+				}
 			}
 		}
 		return false

@@ -6,8 +6,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
+	"time"
 )
+
+// dupWindow is how close a repeat of the first signal must come to be the
+// same delivery: far below a person's second Ctrl-C.
+const dupWindow = 100 * time.Millisecond
 
 // interruption is the cause of a scan's context ending on a signal.
 type interruption struct{ sig syscall.Signal }
@@ -18,20 +24,31 @@ func (i interruption) Error() string { return "interrupted by " + signalName(i.s
 // 128 plus its number (130 for SIGINT, 143 for SIGTERM).
 func (i interruption) code() ExitCode { return ExitCode(128 + int(i.sig)) }
 
-func signalName(s syscall.Signal) string {
-	switch s {
-	case syscall.SIGINT:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
+// signalName names a signal for people, with the limit behind the ones a
+// resource limit sends.
+func signalName(sig syscall.Signal) string {
+	names := map[syscall.Signal]string{
+		syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM", syscall.SIGHUP: "SIGHUP", syscall.SIGQUIT: "SIGQUIT",
+		syscall.SIGKILL: "SIGKILL", syscall.SIGSEGV: "SIGSEGV", syscall.SIGABRT: "SIGABRT",
+		syscall.SIGBUS: "SIGBUS", syscall.SIGILL: "SIGILL", syscall.SIGFPE: "SIGFPE",
+		syscall.SIGSYS: "SIGSYS", syscall.SIGXCPU: "SIGXCPU (CPU time limit, ulimit -t)",
+		syscall.SIGXFSZ: "SIGXFSZ (file size limit, ulimit -f)",
 	}
-	return s.String()
+	if n, ok := names[sig]; ok {
+		return n
+	}
+	return "signal " + strconv.Itoa(int(sig))
 }
 
 // withSignals returns a context that the first SIGINT or SIGTERM cancels,
 // with an interruption as its cause: the scan stops reading and reports
 // what it read. A second signal exits at once with the signal's status.
 // stop restores the default handling.
+//
+// The same signal again within dupWindow is the same delivery, not a
+// second one: a signal sent to a whole process group (kill -TERM -PGID, a
+// batch scheduler's cancel) reaches the worker both directly and through
+// its supervisor, which forwards SIGTERM.
 func withSignals(parent context.Context, stderr io.Writer) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	ch := make(chan os.Signal, 2)
@@ -46,12 +63,19 @@ func withSignals(parent context.Context, stderr io.Writer) (ctx context.Context,
 		case <-quit:
 			return
 		}
-		select {
-		case s := <-ch:
-			sig := s.(syscall.Signal)
-			fmt.Fprintf(stderr, "\npongscan: %s again: exiting without a report\n", signalName(sig))
-			os.Exit(int(interruption{sig}.code()))
-		case <-quit:
+		at := time.Now()
+		for {
+			select {
+			case s := <-ch:
+				sig := s.(syscall.Signal)
+				if sig == first && time.Since(at) < dupWindow {
+					continue
+				}
+				fmt.Fprintf(stderr, "\npongscan: %s again: exiting without a report\n", signalName(sig))
+				os.Exit(int(interruption{sig}.code()))
+			case <-quit:
+				return
+			}
 		}
 	}()
 	return ctx, func() {

@@ -69,11 +69,13 @@ type Position struct {
 	Offset int64
 }
 
+// String says where reading stopped: "at FILE frame N (byte B)", or
+// "before the first packet".
 func (p Position) String() string {
 	if p.Frame == 0 {
 		return "before the first packet"
 	}
-	return fmt.Sprintf("%s frame %d (byte %d)", p.Input, p.Frame, p.Offset)
+	return fmt.Sprintf("at %s frame %d (byte %d)", p.Input, p.Frame, p.Offset)
 }
 
 // Run scans inputs as one stream merged in time order. It never stops at
