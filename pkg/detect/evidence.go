@@ -35,6 +35,7 @@ type evidence struct {
 	xfers   [2]uint64 // packets of a transfer in progress (TFTP DATA and ACK)
 	echoes  [2]uint64 // packets carrying the other side's last payload
 	hash    [2]uint32 // each side's last payload hash
+	head    [2]uint16 // each side's last payload's first two bytes (a DNS ID)
 	types   [2]heavy  // each side's most frequent message types
 	ttl     [2]ttlSet // each side's TTLs, the first packet's excepted
 
@@ -121,6 +122,13 @@ func (e *evidence) add(p *Packet, dir int, m decode.Msg) {
 	} else {
 		switch m.Role {
 		case decode.RoleAnswer:
+			// A DNS response answers the other side's last message only if
+			// it carries its ID (its first two bytes): a server copies
+			// the ID, and a DNS<->DNS loop keeps one. A flood of
+			// responses with fresh IDs answers nothing.
+			if m.Proto == decode.MsgDNS && (e.t.pkts[1-dir] == 0 || e.head[1-dir] != head16(p.Payload)) {
+				break
+			}
 			e.answers[dir]++
 		case decode.RoleRequest:
 			e.reqs[dir]++
@@ -133,12 +141,21 @@ func (e *evidence) add(p *Packet, dir int, m decode.Msg) {
 		}
 	}
 	e.hash[dir] = h
+	e.head[dir] = head16(p.Payload)
 	e.types[dir].add(uint32(m.Proto)<<16 | uint32(m.Type))
 	e.t.add(p.Time, dir, p.WireLen)
 	e.lastDir, e.lastTime = int8(dir), p.Time
 }
 
 func (e *evidence) packets() uint64 { return e.t.packets() }
+
+// head16 is a payload's first two bytes, big-endian: a DNS message's ID.
+func head16(b []byte) uint16 {
+	if len(b) < 2 {
+		return 0
+	}
+	return uint16(b[0])<<8 | uint16(b[1])
+}
 
 // share is part/whole, 0 for an empty whole.
 func share(part, whole uint64) float64 {
