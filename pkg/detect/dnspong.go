@@ -123,27 +123,11 @@ var _ Detector = (*DNSPong)(nil)
 
 // NewDNSPong returns a detector with cfg, defaults filling zero fields.
 func NewDNSPong(cfg DNSPongConfig) *DNSPong {
-	def := DefaultDNSPongConfig
-	if len(cfg.DNSPorts) == 0 {
-		cfg.DNSPorts = def.DNSPorts
-	}
-	if cfg.MaxDelay <= 0 {
-		cfg.MaxDelay = def.MaxDelay
-	}
-	if cfg.Idle <= 0 {
-		cfg.Idle = def.Idle
-	}
-	if cfg.MinPackets <= 0 {
-		cfg.MinPackets = def.MinPackets
-	}
-	if cfg.MaxFlows <= 0 {
-		cfg.MaxFlows = def.MaxFlows
-	}
-	if cfg.FlowTimeout <= 0 {
-		cfg.FlowTimeout = def.FlowTimeout
-	}
+	c := Config{DNSPorts: cfg.DNSPorts, MaxDelay: cfg.MaxDelay, Idle: cfg.Idle, MinPackets: cfg.MinPackets,
+		MaxFlows: cfg.MaxFlows, FlowTimeout: cfg.FlowTimeout, Runs: cfg.Runs}.WithDefaults()
+	cfg.DNSPorts, cfg.MaxDelay, cfg.Idle, cfg.MinPackets = c.DNSPorts, c.MaxDelay, c.Idle, c.MinPackets
+	cfg.MaxFlows, cfg.FlowTimeout, cfg.Runs = c.MaxFlows, c.FlowTimeout, c.Runs
 	cfg.FlowTimeout = max(cfg.FlowTimeout, cfg.Idle, cfg.MaxDelay)
-	cfg.Runs = cfg.Runs.withDefaults()
 	cfg.Runs.MinPackets = max(cfg.Runs.MinPackets, cfg.MinPackets) // --min-packets holds for every finding
 	d := &DNSPong{cfg: cfg}
 	d.ports.Add(cfg.DNSPorts...)
@@ -167,13 +151,7 @@ func (d *DNSPong) SetStart(t int64) { d.Begin(t) }
 func (d *DNSPong) Config() DNSPongConfig { return d.cfg }
 
 // Counters implements Detector.
-func (d *DNSPong) Counters() Counters {
-	c := d.counters
-	c.Flows = d.flows.Flows
-	c.Evicted = d.flows.EvictedIdle
-	c.EvictedCap = d.flows.EvictedFull
-	return c
-}
+func (d *DNSPong) Counters() Counters { return d.flows.counted(d.counters) }
 
 // Observe implements Detector.
 func (d *DNSPong) Observe(p *Packet) {

@@ -105,13 +105,7 @@ func (r *Repeat) Watch(ports *PortSet) { ports.AddAll() }
 func (r *Repeat) Begin(int64) {}
 
 // Counters implements Detector.
-func (r *Repeat) Counters() Counters {
-	c := r.counters
-	c.Flows = r.flows.Flows
-	c.Evicted = r.flows.EvictedIdle
-	c.EvictedCap = r.flows.EvictedFull
-	return c
-}
+func (r *Repeat) Counters() Counters { return r.flows.counted(r.counters) }
 
 // Observe implements Detector.
 func (r *Repeat) Observe(p *Packet) {

@@ -123,6 +123,13 @@ func (t *Tracker[T]) len() int { return t.tab.len() }
 // Len is the number of flows held.
 func (t *Tracker[T]) Len() int { return t.tab.len() }
 
+// counted is c with the tracker's own counts filled in: flows created and
+// flows evicted.
+func (t *Tracker[T]) counted(c Counters) Counters {
+	c.Flows, c.Evicted, c.EvictedCap = t.Flows, t.EvictedIdle, t.EvictedFull
+	return c
+}
+
 // Now is the clock: the latest packet time seen.
 func (t *Tracker[T]) Now() int64 { return t.now }
 
