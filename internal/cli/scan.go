@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -71,6 +72,8 @@ shorter ones are counted as bounces.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args
 			opts.Context = cmd.Context()
+			opts.Format = strings.ToLower(opts.Format)
+			opts.Progress = strings.ToLower(opts.Progress)
 			switch opts.Format {
 			case "table", "json", "csv":
 			default:
@@ -86,7 +89,9 @@ shorter ones are counted as bounces.
 				if p == 0 || p > 65535 {
 					return fmt.Errorf("--dns-port %d is not a UDP port", p)
 				}
-				opts.DNSPorts = append(opts.DNSPorts, uint16(p))
+				if !slices.Contains(opts.DNSPorts, uint16(p)) {
+					opts.DNSPorts = append(opts.DNSPorts, uint16(p))
+				}
 			}
 			if opts.MaxDelay <= 0 || opts.Idle <= 0 || opts.FlowTimeout <= 0 {
 				return fmt.Errorf("--max-delay, --idle and --flow-timeout must be positive")
@@ -121,6 +126,8 @@ shorter ones are counted as bounces.
 	_ = f.MarkHidden("cpuprofile")
 	_ = f.MarkHidden("memprofile")
 	f.StringVar(&opts.Progress, "progress", "auto", "progress on stderr: auto (when stderr is a terminal), always or never")
+	completeValues(cmd, "format", formatValues)
+	completeValues(cmd, "progress", progressValues)
 	return cmd
 }
 
@@ -183,6 +190,7 @@ func runScan(o *ScanOptions) error {
 	default:
 		p = report.Table()
 	}
+	res.Report.Tool = currentBuild().Tool
 	bw := bufio.NewWriter(o.Stdout)
 	perr := p.Print(bw, res.Report)
 	if err := bw.Flush(); perr == nil {

@@ -18,7 +18,9 @@ const Schema = "pongscan.report/v1"
 // Report is everything a scan found. It is the JSON document, and the
 // other printers render the same values.
 type Report struct {
-	Schema   string   `json:"schema"`
+	Schema string `json:"schema"`
+	// Tool names the program and build that wrote the report (tool.go).
+	Tool     Tool     `json:"tool"`
 	Inputs   []Input  `json:"inputs"`
 	Settings Settings `json:"settings"`
 	Summary  Summary  `json:"summary"`
