@@ -34,8 +34,10 @@ type ScanOptions struct {
 	Progress    string
 	Parallel    bool
 	Shards      int
-	CPUProfile  string
-	MemProfile  string
+	// Filter keeps part of the input (--host, --port, --from, --to).
+	Filter     *scan.Filter
+	CPUProfile string
+	MemProfile string
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -48,6 +50,7 @@ func NewScanCmd(stdin io.Reader, stdout, stderr io.Writer, runF func(*ScanOption
 	def := detect.DefaultDNSPongConfig
 	opts := &ScanOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr}
 	var ports []uint
+	var ff filterFlags
 	cmd := &cobra.Command{
 		Use:   "scan [flags] FILE...",
 		Short: "Scan captures for machine-pong loops",
@@ -102,6 +105,10 @@ shorter ones are counted as bounces.
 			if opts.MaxFlows < 1 {
 				return fmt.Errorf("--max-flows must be at least 1")
 			}
+			var err error
+			if opts.Filter, err = ff.parse(); err != nil {
+				return err
+			}
 			if opts.Shards < 0 {
 				return fmt.Errorf("--shards must be at least 1 (or 0: one per core)")
 			}
@@ -126,6 +133,10 @@ shorter ones are counted as bounces.
 	_ = f.MarkHidden("cpuprofile")
 	_ = f.MarkHidden("memprofile")
 	f.StringVar(&opts.Progress, "progress", "auto", "progress on stderr: auto (when stderr is a terminal), always or never")
+	f.StringSliceVar(&ff.hosts, "host", nil, "keep only UDP datagrams from or to this address or prefix (repeatable, or comma-separated); frame numbers stay those of the files")
+	f.UintSliceVar(&ff.ports, "port", nil, "keep only UDP datagrams from or to this port (repeatable)")
+	f.StringVar(&ff.from, "from", "", "keep packets from this time on: RFC 3339 (2016-02-08T13:00:02Z) or seconds since the capture's start (90, 1.5, 1m30s)")
+	f.StringVar(&ff.to, "to", "", "keep packets before this time (exclusive, as editcap -B): RFC 3339 or seconds since the capture's start")
 	completeValues(cmd, "format", formatValues)
 	completeValues(cmd, "progress", progressValues)
 	return cmd
@@ -141,6 +152,7 @@ func runScan(o *ScanOptions) error {
 		Frag:     decode.DefaultFragLimits,
 		Shards:   o.Shards,
 		Parallel: o.Parallel,
+		Filter:   o.Filter,
 	}
 	if !o.Parallel && o.Shards == 0 {
 		so.Shards = 1 // one goroutine: one shard is enough

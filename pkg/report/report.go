@@ -36,6 +36,8 @@ type Settings struct {
 	MaxFlows   int      `json:"max_flows"`
 	// FlowTimeoutS is how long a DNS flow with unanswered queries is kept.
 	FlowTimeoutS float64 `json:"flow_timeout_s"`
+	// Filter echoes --host, --port, --from and --to; absent without them.
+	Filter *FilterSettings `json:"filter,omitempty"`
 }
 
 // Input describes one input file.
@@ -76,6 +78,9 @@ type Summary struct {
 	// Detectors holds each detector's own counters under its name; the
 	// counters above add them up.
 	Detectors map[string]map[string]uint64 `json:"detectors"`
+	// FilteredOut counts the records a --host, --port, --from or --to
+	// filter dropped (they are in Packets, and in no other count).
+	FilteredOut uint64 `json:"filtered_out,omitempty"`
 	// Interrupted reports that the scan was stopped (a signal) before
 	// every input was read: the report covers what was read until then.
 	Interrupted bool `json:"interrupted"`

@@ -11,3 +11,14 @@ type Tool struct {
 	Revision string `json:"revision"`
 	Modified bool   `json:"modified,omitempty"`
 }
+
+// FilterSettings echoes the filters a scan ran with. From and To are the
+// window's resolved times (RFC 3339 UTC); a bound given relative to the
+// capture's start that could not be resolved (no packet was read) is
+// echoed as given, "+N s".
+type FilterSettings struct {
+	Hosts []string `json:"hosts,omitempty"`
+	Ports []uint16 `json:"ports,omitempty"`
+	From  string   `json:"from,omitempty"`
+	To    string   `json:"to,omitempty"`
+}
