@@ -169,7 +169,7 @@ func runScan(o *ScanOptions) error {
 	}
 	var pr *progressLine
 	if showProgress {
-		pr = &progressLine{w: o.Stderr}
+		pr = newProgressLine(o.Stderr)
 		so.Progress = pr.update
 	}
 	if o.CPUProfile != "" {
@@ -200,7 +200,7 @@ func runScan(o *ScanOptions) error {
 	case "csv":
 		p = report.CSV()
 	default:
-		p = report.Table()
+		p = report.TableWith(tableLayout(o.Stdout))
 	}
 	res.Report.Tool = currentBuild().Tool
 	bw := bufio.NewWriter(o.Stdout)
@@ -233,38 +233,3 @@ func runScan(o *ScanOptions) error {
 	}
 	return nil
 }
-
-// progressLine rewrites one line on stderr.
-type progressLine struct {
-	w     io.Writer
-	shown bool
-}
-
-func (p *progressLine) update(s scan.Progress) {
-	secs := s.Elapsed.Seconds()
-	if secs <= 0 {
-		secs = 1e-9
-	}
-	rate := float64(s.Bytes) / secs
-	var b strings.Builder
-	fmt.Fprintf(&b, "\r%s read, %d packets, %.1f MB/s, %.0f packets/s", mb(s.Bytes), s.Packets, rate/1e6, float64(s.Packets)/secs)
-	if s.TotalBytes > 0 && s.Bytes <= s.TotalBytes {
-		pct := 100 * float64(s.Bytes) / float64(s.TotalBytes)
-		fmt.Fprintf(&b, ", %.0f%% of %s", pct, mb(s.TotalBytes))
-		if rate > 0 {
-			eta := time.Duration(float64(s.TotalBytes-s.Bytes) / rate * float64(time.Second))
-			fmt.Fprintf(&b, ", ETA %s", eta.Round(time.Second))
-		}
-	}
-	b.WriteString("\x1b[K")
-	fmt.Fprint(p.w, b.String())
-	p.shown = true
-}
-
-func (p *progressLine) done() {
-	if p.shown {
-		fmt.Fprint(p.w, "\n")
-	}
-}
-
-func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }

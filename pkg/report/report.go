@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/hex"
 	"io"
+	"math"
 	"path/filepath"
 	"strings"
 	"time"
@@ -220,7 +221,7 @@ func FromLoop(l *detect.Loop, files []string) Loop {
 		ClientToServer: Direction(l.ClientToServer),
 		ServerToClient: Direction(l.ServerToClient),
 		RatePPS:        l.Rate(),
-		PeakPPS:        l.PeakPPS,
+		PeakPPS:        PeakPPS(l.PeakPPS, l.Rate()),
 		OngoingAtEnd:   l.Ongoing,
 		ClientTTLs:     ttls,
 		ClientTTLsMore: l.TTLsCapped,
@@ -240,6 +241,16 @@ func FromLoop(l *detect.Loop, files []string) Loop {
 		out.Trigger.FirstNonDNS.DelayMS = &delay
 	}
 	return out
+}
+
+// PeakPPS is a loop's peak rate: the most packets in one second of it
+// ([start+k s, start+k+1 s), as the detectors count), but never less than
+// its mean rate, rounded up. A loop shorter than a second has no whole
+// second: counting its packets as its peak put PEAK below RATE (300/s
+// against 503.3/s for the seed sample), and so would a loop whose last,
+// partial second ran faster than its whole ones.
+func PeakPPS(busiestSecond uint64, rate float64) uint64 {
+	return max(busiestSecond, uint64(math.Ceil(rate)))
 }
 
 // ValidUTF8 replaces invalid UTF-8 with U+FFFD so JSON carries text, never
