@@ -17,6 +17,7 @@ import (
 
 	"github.com/pongscan/pongscan/pkg/decode"
 	"github.com/pongscan/pongscan/pkg/detect"
+	"github.com/pongscan/pongscan/pkg/handoff"
 	"github.com/pongscan/pongscan/pkg/report"
 	"github.com/pongscan/pongscan/pkg/scan"
 )
@@ -203,6 +204,7 @@ func runScan(o *ScanOptions) error {
 		p = report.TableWith(tableLayout(o.Stdout))
 	}
 	res.Report.Tool = currentBuild().Tool
+	handoff.Fill(res.Report)
 	bw := bufio.NewWriter(o.Stdout)
 	perr := p.Print(bw, res.Report)
 	if err := bw.Flush(); perr == nil {

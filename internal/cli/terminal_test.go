@@ -2,6 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +149,59 @@ func TestProgressLineRedrawsAndClears(t *testing.T) {
 	q.done()
 	if quiet.Len() != 0 {
 		t.Errorf("a run under a second printed %q", quiet.String())
+	}
+}
+
+// TestWrappedCommandsRunAsPrinted copies the seed sample to a file name
+// built to break a careless command line, prints the report on narrow
+// terminals, and runs the tshark command as wrapped there, lines and all,
+// through bash: it must read that file and write the loop, and nothing
+// in the name may run.
+func TestWrappedCommandsRunAsPrinted(t *testing.T) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark is not installed (.ci/run installs it)")
+	}
+	dir := t.TempDir()
+	name := "cap $(touch pwned) it's\n\x1b[31m.pcap"
+	b, err := os.ReadFile("../../testdata/pcaps/machine-pong.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	for _, width := range []string{"60", "80"} {
+		t.Setenv(forceTTYEnv, width)
+		_, out, _ := runCLI(t, "scan", name)
+		checkWidth(t, "hostile name at "+width, out, width)
+		lines := strings.Split(out, "\n")
+		var cmd []string
+		for i, ln := range lines {
+			if strings.HasPrefix(ln, "    tshark ") {
+				for _, l := range lines[i:] {
+					if strings.HasPrefix(l, "    the time window") {
+						break
+					}
+					cmd = append(cmd, l)
+				}
+				break
+			}
+		}
+		if len(cmd) < 2 {
+			t.Fatalf("at %s columns the tshark command is not wrapped:\n%s", width, out)
+		}
+		os.Remove("loop-1.pcapng")
+		script := strings.Join(cmd, "\n")
+		if res, err := exec.Command("bash", "-c", script).CombinedOutput(); err != nil {
+			t.Fatalf("the command as printed at %s columns fails: %v\n%s\n%s", width, err, script, res)
+		}
+		n, err := exec.Command("tshark", "-r", "loop-1.pcapng", "-Y", "udp").Output()
+		if err != nil || strings.Count(string(n), "\n") != 302 {
+			t.Errorf("at %s columns: the command wrote %d datagrams, want 302 (%v)", width, strings.Count(string(n), "\n"), err)
+		}
+		if _, err := os.Stat("pwned"); err == nil {
+			t.Fatalf("the file name ran a command")
+		}
 	}
 }

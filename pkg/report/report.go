@@ -182,6 +182,13 @@ type Loop struct {
 	CutByFlowCap bool `json:"cut_by_flow_cap,omitempty"`
 	// Advice says how to stop it, from the detector that found it.
 	Advice string `json:"advice"`
+	// The analyst's next steps (followup.go): Wireshark filter and
+	// commands, blocking rules, the rate-limiting what-if, and the file
+	// --extract wrote.
+	Wireshark  *Wireshark  `json:"wireshark,omitempty"`
+	Mitigation *Mitigation `json:"mitigation,omitempty"`
+	RRL        *RRL        `json:"rrl,omitempty"`
+	Extract    *Extract    `json:"extract,omitempty"`
 }
 
 // Timestamp formats nanoseconds since the epoch as RFC 3339 UTC with nine
