@@ -36,7 +36,11 @@ type ScanOptions struct {
 	Parallel    bool
 	Shards      int
 	// Filter keeps part of the input (--host, --port, --from, --to).
-	Filter     *scan.Filter
+	Filter *scan.Filter
+	// The next steps (followup.go): --extract, --html, --rrl.
+	Extract    string
+	HTML       string
+	RRL        bool
 	CPUProfile string
 	MemProfile string
 
@@ -110,6 +114,9 @@ shorter ones are counted as bounces.
 			if opts.Filter, err = ff.parse(); err != nil {
 				return err
 			}
+			if err := checkFollowUp(opts); err != nil {
+				return err
+			}
 			if opts.Shards < 0 {
 				return fmt.Errorf("--shards must be at least 1 (or 0: one per core)")
 			}
@@ -129,6 +136,9 @@ shorter ones are counted as bounces.
 	f.DurationVar(&opts.FlowTimeout, "flow-timeout", def.FlowTimeout, "keep a DNS flow with unanswered queries this long without traffic (other flows go after --idle)")
 	f.BoolVar(&opts.Parallel, "parallel", true, "run the detector shards on goroutines of their own, beside the one reading the inputs; false: one goroutine does everything. Reports are identical either way")
 	f.IntVar(&opts.Shards, "shards", 0, "detector shards: flows are split between them by a hash of their endpoints (0: one per usable core, or 1 with --parallel=false); reports are identical for any number")
+	f.StringVar(&opts.Extract, "extract", "", "write each loop's trigger and packets to DIR/loop-N.pcapng (original link types and timestamps, each packet commented with its file#frame); reads the inputs a second time")
+	f.StringVar(&opts.HTML, "html", "", "write a self-contained HTML report to FILE: capture timeline, each loop's timeline, ladder, payload, commands and rate-limiting what-if; reads the inputs a second time")
+	f.BoolVar(&opts.RRL, "rrl", true, "replay each DNS loop's server responses through BIND, Knot and NSD response rate limiting (reads the inputs a second time when loops are found)")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile to this file")
 	f.StringVar(&opts.MemProfile, "memprofile", "", "write a heap profile to this file at the end")
 	_ = f.MarkHidden("cpuprofile")
@@ -205,6 +215,10 @@ func runScan(o *ScanOptions) error {
 	}
 	res.Report.Tool = currentBuild().Tool
 	handoff.Fill(res.Report)
+	if err := followUp(o, res); err != nil {
+		fmt.Fprintf(o.Stderr, "pongscan: %s\n", report.Escape(err.Error()))
+		res.Errors = append(res.Errors, err)
+	}
 	bw := bufio.NewWriter(o.Stdout)
 	perr := p.Print(bw, res.Report)
 	if err := bw.Flush(); perr == nil {

@@ -146,8 +146,8 @@ func TestReplayVerdicts(t *testing.T) {
 	at := func(i int) string { return "response " + itoa(int(rs[i].Loop)) }
 	want := map[string]string{
 		"BIND 9/defaults":               "never limits: responses-per-second and errors-per-second are 0 (no limit) unless set",
-		"BIND 9/responses-per-second 5": "never limits: the responses stay under the limit",
-		"Knot DNS/defaults":             "never limits: the responses stay under the limit",
+		"BIND 9/responses-per-second 5": "never limits the loop: it never sees 500 of its 501 responses (a FORMERR to a message that does not parse is sent before a view, and so its rate-limit, is chosen: lib/ns/client.c, ns_client_error); the others stay under the limit",
+		"Knot DNS/defaults":             "never limits the loop: it never sees 500 of its 501 responses (a query that does not parse is answered FORMERR before the modules' begin stage, where rrl runs: process_query.c); the others stay under the limit",
 	}
 	for _, o := range out {
 		key := o.Implementation + "/" + o.Setting

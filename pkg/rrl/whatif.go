@@ -139,13 +139,12 @@ func (o *Outcome) Explain(responses []Replayed, at func(i int) string) string {
 	case o.LoopResponses == 0:
 		return "no response of the loop's server to replay"
 	case o.Skipped == o.LoopResponses:
-		switch o.Implementation {
-		case "BIND 9":
-			return "never sees these responses: a FORMERR to a message that does not parse is sent before a view, and so its rate-limit, is chosen (lib/ns/client.c, ns_client_error)"
-		case "Knot DNS":
-			return "never sees these queries: one that does not parse is answered FORMERR before the modules' begin stage, where rrl runs (process_query.c)"
-		}
-		return "never sees these responses"
+		return fmt.Sprintf("never limits the loop: it never sees its responses (%s)", skipWhy(o.Implementation))
+	case o.FirstLimited < 0 && o.Implementation == "BIND 9" && o.Setting == "defaults":
+		return "never limits: responses-per-second and errors-per-second are 0 (no limit) unless set"
+	case o.FirstLimited < 0 && o.Skipped > 0:
+		return fmt.Sprintf("never limits the loop: it never sees %d of its %d responses (%s); the others stay under the limit",
+			o.Skipped, o.LoopResponses, skipWhy(o.Implementation))
 	case o.FirstLimited < 0:
 		if o.Implementation == "BIND 9" && o.Setting == "defaults" {
 			return "never limits: responses-per-second and errors-per-second are 0 (no limit) unless set"
@@ -182,4 +181,16 @@ func (o *Outcome) limitedCount(responses []Replayed) int {
 		}
 	}
 	return n
+}
+
+// skipWhy says why an implementation never sees FORMERRs to messages
+// that do not parse.
+func skipWhy(impl string) string {
+	switch impl {
+	case "BIND 9":
+		return "a FORMERR to a message that does not parse is sent before a view, and so its rate-limit, is chosen: lib/ns/client.c, ns_client_error"
+	case "Knot DNS":
+		return "a query that does not parse is answered FORMERR before the modules' begin stage, where rrl runs: process_query.c"
+	}
+	return "they bypass rate limiting"
 }

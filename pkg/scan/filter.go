@@ -141,3 +141,27 @@ func (s *scan) filterSettings() *report.FilterSettings {
 	out.From, out.To = echo(f.From), echo(f.To)
 	return out
 }
+
+// Keep reports whether a record at time t passes the filter, for a
+// second reading of the input (the capture started at start): ok says
+// whether a decoded UDP datagram's endpoints src and dst pass too; a
+// frame that is not UDP passes only a filter with no hosts or ports.
+func (f *Filter) Keep(start, t int64, udp bool, src, dst netip.AddrPort) bool {
+	if !f.Active() {
+		return true
+	}
+	w := newWindow(f)
+	w.resolve(start)
+	if !w.inTime(t) {
+		return false
+	}
+	if !w.byAddr {
+		return true
+	}
+	if !udp {
+		return false
+	}
+	var p detect.Packet
+	p.Src, p.Dst = src, dst
+	return w.keeps(&p)
+}
