@@ -228,7 +228,7 @@ func newFollow(l *report.Loop, n int, index map[string]int, out *Loop, opts Opti
 	start, _ := time.Parse(time.RFC3339Nano, l.Start)
 	end, _ := time.Parse(time.RFC3339Nano, l.End)
 	span := end.Sub(start)
-	out.Series = Series{Start: start.UnixNano(), Bucket: bucketFor(int64(span))}
+	out.Series = Series{Start: start.UnixNano(), Bucket: bucketFor(int64(span) * 150 / 60)}
 	nb := int(int64(span)/out.Series.Bucket) + 1
 	out.Series.Counts = [2][]uint32{make([]uint32, nb), make([]uint32, nb)}
 	bits := 24
