@@ -252,7 +252,8 @@ func (w *errWriter) para(width int, indent, hang, text string) {
 // command writes a shell command line no wider than width: it breaks
 // between words with " \" continuations, and inside the last word of a
 // tshark or tcpdump command (its filter, single-quoted, where newlines
-// are spaces to Wireshark and libpcap) at its spaces. A word that still
+// are spaces to Wireshark and libpcap) at its spaces: the word after -Y,
+// or the last word of a tcpdump command. A word that still
 // does not fit is cut and continued at the start of the next line as
 // '...'\ + newline + '...', which the shell joins back.
 func (w *errWriter) command(width int, indent, cmd string) {
@@ -262,8 +263,8 @@ func (w *errWriter) command(width int, indent, cmd string) {
 	}
 	words := shellWords(cmd)
 	hang := indent + "    "
-	filterLast := len(words) > 1 && (words[0] == "tshark" || words[0] == "tcpdump") &&
-		strings.HasPrefix(words[len(words)-1], "'")
+	n := len(words)
+	filterLast := n > 1 && strings.HasPrefix(words[n-1], "'") && (words[n-2] == "-Y" || words[0] == "tcpdump")
 	cur, curW, empty := indent, len(indent), true
 	for i, word := range words {
 		last := i == len(words)-1

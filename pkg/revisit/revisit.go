@@ -55,6 +55,12 @@ type Options struct {
 	LadderLen int
 }
 
+// Lookback is how long before a loop (its trigger) the what-if replays
+// the server's responses: longer than any replayed limiter remembers
+// (BIND's window of 15 s, NSD's 16 s of halving, Knot's counters that
+// reach zero in about 31 s at the default rates).
+const Lookback = 60 * time.Second
+
 // Unavailable is returned when an input cannot be read twice.
 var Unavailable = errors.New("standard input is read once: save the capture to a file to get this")
 
@@ -308,11 +314,24 @@ func read(ctx context.Context, paths []string, opts Options, follows []*follow, 
 		dnsPort[port] = true
 	}
 	started, start := false, int64(0)
+	// Without the capture timeline only the loops' neighbourhood
+	// matters: from a lookback before the earliest loop (its trigger),
+	// longer than any replayed rate limiter remembers, to the last
+	// loop's end. Records outside it are read but not decoded.
 	var endAll int64
+	begin := int64(1<<63 - 1)
 	for _, f := range follows {
 		t, _ := time.Parse(time.RFC3339Nano, f.l.End)
 		endAll = max(endAll, t.UnixNano())
+		b, _ := time.Parse(time.RFC3339Nano, f.l.Start)
+		begin = min(begin, b.UnixNano())
+		if q := f.l.Trigger.Query; q != nil {
+			if qt, err := time.Parse(time.RFC3339Nano, q.Time); err == nil {
+				begin = min(begin, qt.UnixNano())
+			}
+		}
 	}
+	begin -= int64(Lookback)
 	for n := 0; ; n++ {
 		if n&4095 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -332,6 +351,9 @@ func read(ctx context.Context, paths []string, opts Options, follows []*follow, 
 		}
 		if tl == nil && rec.Time > endAll+int64(time.Minute) && allDone(follows) {
 			break
+		}
+		if tl == nil && rec.Time < begin {
+			continue
 		}
 		srcI := srcIdx[rec.Source]
 		if opts.Filter.Active() && !timeKept(opts.Filter, start, rec.Time) {
