@@ -198,7 +198,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			}
 		}
 	}()
-	if err := read(ctx, paths, opts, follows, res.Timeline); err != nil {
+	var pf *prefilter
+	if res.Timeline == nil {
+		pf = newPrefilter(res.Loops)
+	}
+	if err := read(ctx, paths, opts, follows, res.Timeline, pf); err != nil {
 		return nil, err
 	}
 	for _, f := range follows {
@@ -271,7 +275,7 @@ func bucketFor(span int64) int64 {
 }
 
 // read walks every record of the inputs in the scan's merged order.
-func read(ctx context.Context, paths []string, opts Options, follows []*follow, tl *Timeline) error {
+func read(ctx context.Context, paths []string, opts Options, follows []*follow, tl *Timeline, pf *prefilter) error {
 	var srcs []capture.Source
 	var files []*os.File
 	defer func() {
@@ -352,7 +356,7 @@ func read(ctx context.Context, paths []string, opts Options, follows []*follow, 
 		if tl == nil && rec.Time > endAll+int64(time.Minute) && allDone(follows) {
 			break
 		}
-		if tl == nil && rec.Time < begin {
+		if tl == nil && (rec.Time < begin || pf.skip(rec.LinkType, rec.Data)) {
 			continue
 		}
 		srcI := srcIdx[rec.Source]
