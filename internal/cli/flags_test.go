@@ -131,6 +131,8 @@ func TestStdin(t *testing.T) {
 }
 
 func TestProgressGoesToStderrOnly(t *testing.T) {
+	defer func(d time.Duration) { progressDelay = d }(progressDelay)
+	progressDelay = 0
 	for _, mode := range []string{"always", "never"} {
 		code, out, stderr := runCLI(t, "scan", "--format", "json", "--progress", mode, "../../testdata/pcaps/machine-pong.pcap")
 		if code != ExitLoops {

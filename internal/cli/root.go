@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -44,9 +43,6 @@ var errTrouble = errors.New("trouble")
 
 // loopsFound is returned by a scan that found loops and had no trouble.
 var errLoops = errors.New("loops found")
-
-// Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
-var Version = "devel"
 
 // Main runs pongscan with args and returns the exit status. SIGINT and
 // SIGTERM stop a scan early (see withSignals).
@@ -93,6 +89,18 @@ the first non-DNS reply), how fast it runs and whether it is still running.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// --version prints what `pongscan version` prints.
+	root.Version = currentBuild().String()
+	root.SetVersionTemplate("{{.Version}}\n")
+	// `pongscan capture.pcap` is a scan the user forgot to name.
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		return unknownCommand(cmd, args)
+	}
+	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+	root.SuggestionsMinimumDistance = 2
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -102,23 +110,4 @@ the first non-DNS reply), how fast it runs and whether it is still running.
 	root.AddCommand(NewScanCmd(stdin, stdout, stderr, runScan))
 	root.AddCommand(newVersionCmd(stdout))
 	return root
-}
-
-func newVersionCmd(stdout io.Writer) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print pongscan's version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v, goV := Version, ""
-			if bi, ok := debug.ReadBuildInfo(); ok {
-				goV = bi.GoVersion
-				if v == "devel" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-					v = bi.Main.Version
-				}
-			}
-			_, err := fmt.Fprintf(stdout, "pongscan %s (%s)\n", v, goV)
-			return err
-		},
-	}
 }

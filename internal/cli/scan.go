@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/pongscan/pongscan/pkg/decode"
 	"github.com/pongscan/pongscan/pkg/detect"
+	"github.com/pongscan/pongscan/pkg/handoff"
 	"github.com/pongscan/pongscan/pkg/report"
 	"github.com/pongscan/pongscan/pkg/scan"
 )
@@ -37,8 +39,14 @@ type ScanOptions struct {
 	// thresholds.
 	ServicePorts []uint16
 	Runs         detect.RunConfig
-	CPUProfile   string
-	MemProfile   string
+	// Filter keeps part of the input (--host, --port, --from, --to).
+	Filter *scan.Filter
+	// The next steps (followup.go): --extract, --html, --rrl.
+	Extract    string
+	HTML       string
+	RRL        bool
+	CPUProfile string
+	MemProfile string
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -51,6 +59,7 @@ func NewScanCmd(stdin io.Reader, stdout, stderr io.Writer, runF func(*ScanOption
 	def := detect.DefaultDNSPongConfig
 	opts := &ScanOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr}
 	var ports, servicePorts []uint
+	var ff filterFlags
 	cmd := &cobra.Command{
 		Use:   "scan [flags] FILE...",
 		Short: "Scan captures for machine-pong loops",
@@ -90,6 +99,8 @@ request/response traffic is not a loop. Each finding carries its evidence.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args
 			opts.Context = cmd.Context()
+			opts.Format = strings.ToLower(opts.Format)
+			opts.Progress = strings.ToLower(opts.Progress)
 			switch opts.Format {
 			case "table", "json", "csv":
 			default:
@@ -105,13 +116,17 @@ request/response traffic is not a loop. Each finding carries its evidence.
 				if p == 0 || p > 65535 {
 					return fmt.Errorf("--dns-port %d is not a UDP port", p)
 				}
-				opts.DNSPorts = append(opts.DNSPorts, uint16(p))
+				if !slices.Contains(opts.DNSPorts, uint16(p)) {
+					opts.DNSPorts = append(opts.DNSPorts, uint16(p))
+				}
 			}
 			for _, p := range servicePorts {
 				if p == 0 || p > 65535 {
 					return fmt.Errorf("--service-port %d is not a UDP port", p)
 				}
-				opts.ServicePorts = append(opts.ServicePorts, uint16(p))
+				if !slices.Contains(opts.ServicePorts, uint16(p)) {
+					opts.ServicePorts = append(opts.ServicePorts, uint16(p))
+				}
 			}
 			r := opts.Runs
 			if r.MinPackets < 2 || r.MinRate <= 0 || r.MinShare <= 0 || r.MinShare > 0.5 || r.MinAlternation <= 0 || r.MinAlternation > 1 || r.MinAnswers <= 0 || r.MinAnswers > 1 {
@@ -125,6 +140,13 @@ request/response traffic is not a loop. Each finding carries its evidence.
 			}
 			if opts.MaxFlows < 1 {
 				return fmt.Errorf("--max-flows must be at least 1")
+			}
+			var err error
+			if opts.Filter, err = ff.parse(); err != nil {
+				return err
+			}
+			if err := checkFollowUp(opts); err != nil {
+				return err
 			}
 			if opts.Shards < 0 {
 				return fmt.Errorf("--shards must be at least 1 (or 0: one per core)")
@@ -152,11 +174,20 @@ request/response traffic is not a loop. Each finding carries its evidence.
 	f.DurationVar(&opts.FlowTimeout, "flow-timeout", def.FlowTimeout, "keep a DNS flow with unanswered queries this long without traffic (other flows go after --idle)")
 	f.BoolVar(&opts.Parallel, "parallel", true, "run the detector shards on goroutines of their own, beside the one reading the inputs; false: one goroutine does everything. Reports are identical either way")
 	f.IntVar(&opts.Shards, "shards", 0, "detector shards: flows are split between them by a hash of their endpoints (0: one per usable core, or 1 with --parallel=false); reports are identical for any number")
+	f.StringVar(&opts.Extract, "extract", "", "write each loop's trigger and packets to DIR/loop-N.pcapng (original link types and timestamps, each packet commented with its file#frame); reads the inputs a second time")
+	f.StringVar(&opts.HTML, "html", "", "write a self-contained HTML report to FILE: capture timeline, each loop's timeline, ladder, payload, commands and rate-limiting what-if; reads the inputs a second time")
+	f.BoolVar(&opts.RRL, "rrl", true, "replay each DNS loop's server responses through BIND, Knot and NSD response rate limiting (reads the inputs a second time when loops are found)")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile to this file")
 	f.StringVar(&opts.MemProfile, "memprofile", "", "write a heap profile to this file at the end")
 	_ = f.MarkHidden("cpuprofile")
 	_ = f.MarkHidden("memprofile")
 	f.StringVar(&opts.Progress, "progress", "auto", "progress on stderr: auto (when stderr is a terminal), always or never")
+	f.StringSliceVar(&ff.hosts, "host", nil, "keep only UDP datagrams from or to this address or prefix (repeatable, or comma-separated); frame numbers stay those of the files")
+	f.UintSliceVar(&ff.ports, "port", nil, "keep only UDP datagrams from or to this port (repeatable)")
+	f.StringVar(&ff.from, "from", "", "keep packets from this time on: RFC 3339 (2016-02-08T13:00:02Z) or seconds since the capture's start (90, 1.5, 1m30s)")
+	f.StringVar(&ff.to, "to", "", "keep packets before this time (exclusive, as editcap -B): RFC 3339 or seconds since the capture's start")
+	completeValues(cmd, "format", formatValues)
+	completeValues(cmd, "progress", progressValues)
 	return cmd
 }
 
@@ -170,6 +201,7 @@ func runScan(o *ScanOptions) error {
 		Frag:     decode.DefaultFragLimits,
 		Shards:   o.Shards,
 		Parallel: o.Parallel,
+		Filter:   o.Filter,
 	}
 	if !o.Parallel && o.Shards == 0 {
 		so.Shards = 1 // one goroutine: one shard is enough
@@ -186,7 +218,7 @@ func runScan(o *ScanOptions) error {
 	}
 	var pr *progressLine
 	if showProgress {
-		pr = &progressLine{w: o.Stderr}
+		pr = newProgressLine(o.Stderr)
 		so.Progress = pr.update
 	}
 	if o.CPUProfile != "" {
@@ -217,7 +249,13 @@ func runScan(o *ScanOptions) error {
 	case "csv":
 		p = report.CSV()
 	default:
-		p = report.Table()
+		p = report.TableWith(tableLayout(o.Stdout))
+	}
+	res.Report.Tool = currentBuild().Tool
+	handoff.Fill(res.Report)
+	if err := followUp(o, res); err != nil {
+		fmt.Fprintf(o.Stderr, "pongscan: %s\n", report.Escape(err.Error()))
+		res.Errors = append(res.Errors, err)
 	}
 	bw := bufio.NewWriter(o.Stdout)
 	perr := p.Print(bw, res.Report)
@@ -249,38 +287,3 @@ func runScan(o *ScanOptions) error {
 	}
 	return nil
 }
-
-// progressLine rewrites one line on stderr.
-type progressLine struct {
-	w     io.Writer
-	shown bool
-}
-
-func (p *progressLine) update(s scan.Progress) {
-	secs := s.Elapsed.Seconds()
-	if secs <= 0 {
-		secs = 1e-9
-	}
-	rate := float64(s.Bytes) / secs
-	var b strings.Builder
-	fmt.Fprintf(&b, "\r%s read, %d packets, %.1f MB/s, %.0f packets/s", mb(s.Bytes), s.Packets, rate/1e6, float64(s.Packets)/secs)
-	if s.TotalBytes > 0 && s.Bytes <= s.TotalBytes {
-		pct := 100 * float64(s.Bytes) / float64(s.TotalBytes)
-		fmt.Fprintf(&b, ", %.0f%% of %s", pct, mb(s.TotalBytes))
-		if rate > 0 {
-			eta := time.Duration(float64(s.TotalBytes-s.Bytes) / rate * float64(time.Second))
-			fmt.Fprintf(&b, ", ETA %s", eta.Round(time.Second))
-		}
-	}
-	b.WriteString("\x1b[K")
-	fmt.Fprint(p.w, b.String())
-	p.shown = true
-}
-
-func (p *progressLine) done() {
-	if p.shown {
-		fmt.Fprint(p.w, "\n")
-	}
-}
-
-func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }

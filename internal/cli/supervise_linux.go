@@ -48,9 +48,17 @@ func workerFiles() (stderr, status *os.File, ok bool) {
 	return os.NewFile(workerStderrFD, "/dev/stderr"), os.NewFile(workerStatusFD, "|status"), true
 }
 
+// runtimeStderr holds the worker's original os.Stderr (fd 2, the pipe to
+// the supervisor) for the life of the process.
+var runtimeStderr *os.File
+
 // runWorker runs the command and reports its exit status on status: a
 // worker that ends without doing so died in the runtime.
 func runWorker(stderr, status *os.File) ExitCode {
+	// Keep fd 2's *os.File reachable: replaced and collected, its
+	// finalizer would close fd 2, and the runtime's crash report, written
+	// there, would be lost (seen under memory pressure: EBADF).
+	runtimeStderr = os.Stderr
 	os.Stderr = stderr
 	setMemoryLimit(stderr)
 	code := Main(os.Args[1:], os.Stdin, os.Stdout, stderr)

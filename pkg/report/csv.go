@@ -26,6 +26,8 @@ var CSVHeader = []string{
 	"query_file", "query_frame", "query_time", "query_id", "qname", "qtype",
 	"response_file", "response_frame", "response_time", "rcode",
 	"first_non_dns_file", "first_non_dns_frame", "first_non_dns_time", "delay_ms",
+	// The next steps (followup_csv.go): verbatim, as commands.
+	"wireshark_filter", "tshark", "editcap", "decode_as", "nft", "iptables", "bpf", "rrl", "extract_file",
 }
 
 func (csvPrinter) Print(w io.Writer, r *Report) error {
@@ -76,6 +78,7 @@ func (csvPrinter) Print(w io.Writer, r *Report) error {
 			// and CSVSafe then sees what the spreadsheet will see.
 			row[k] = CSVSafe(Escape(row[k]))
 		}
+		row = append(row, followUpCells(l)...)
 		if err := cw.Write(row); err != nil {
 			return err
 		}

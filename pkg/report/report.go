@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/hex"
 	"io"
+	"math"
 	"path/filepath"
 	"strings"
 	"time"
@@ -18,7 +19,9 @@ const Schema = "pongscan.report/v1"
 // Report is everything a scan found. It is the JSON document, and the
 // other printers render the same values.
 type Report struct {
-	Schema   string   `json:"schema"`
+	Schema string `json:"schema"`
+	// Tool names the program and build that wrote the report (tool.go).
+	Tool     Tool     `json:"tool"`
 	Inputs   []Input  `json:"inputs"`
 	Settings Settings `json:"settings"`
 	Summary  Summary  `json:"summary"`
@@ -34,6 +37,8 @@ type Settings struct {
 	MaxFlows   int      `json:"max_flows"`
 	// FlowTimeoutS is how long a DNS flow with unanswered queries is kept.
 	FlowTimeoutS float64 `json:"flow_timeout_s"`
+	// Filter echoes --host, --port, --from and --to; absent without them.
+	Filter *FilterSettings `json:"filter,omitempty"`
 	// ServicePorts are the extra responder ports (--service-port).
 	ServicePorts []uint16 `json:"service_ports"`
 	// Loop is the loop signature's thresholds (--loop-*).
@@ -87,6 +92,9 @@ type Summary struct {
 	// Detectors holds each detector's own counters under its name; the
 	// counters above add them up.
 	Detectors map[string]map[string]uint64 `json:"detectors"`
+	// FilteredOut counts the records a --host, --port, --from or --to
+	// filter dropped (they are in Packets, and in no other count).
+	FilteredOut uint64 `json:"filtered_out,omitempty"`
 	// Interrupted reports that the scan was stopped (a signal) before
 	// every input was read: the report covers what was read until then.
 	Interrupted bool `json:"interrupted"`
@@ -192,6 +200,13 @@ type Loop struct {
 	Evidence *Evidence `json:"evidence"`
 	// Advice says how to stop it, from the detector that found it.
 	Advice string `json:"advice"`
+	// The analyst's next steps (followup.go): Wireshark filter and
+	// commands, blocking rules, the rate-limiting what-if, and the file
+	// --extract wrote.
+	Wireshark  *Wireshark  `json:"wireshark,omitempty"`
+	Mitigation *Mitigation `json:"mitigation,omitempty"`
+	RRL        *RRL        `json:"rrl,omitempty"`
+	Extract    *Extract    `json:"extract,omitempty"`
 }
 
 // Timestamp formats nanoseconds since the epoch as RFC 3339 UTC with nine
@@ -231,7 +246,7 @@ func FromLoop(l *detect.Loop, files []string) Loop {
 		ClientToServer: Direction(l.ClientToServer),
 		ServerToClient: Direction(l.ServerToClient),
 		RatePPS:        l.Rate(),
-		PeakPPS:        l.PeakPPS,
+		PeakPPS:        PeakPPS(l.PeakPPS, l.Rate()),
 		OngoingAtEnd:   l.Ongoing,
 		ClientTTLs:     ttls,
 		ClientTTLsMore: l.TTLsCapped,
@@ -253,6 +268,16 @@ func FromLoop(l *detect.Loop, files []string) Loop {
 		out.Trigger.FirstNonDNS.DelayMS = &delay
 	}
 	return out
+}
+
+// PeakPPS is a loop's peak rate: the most packets in one second of it
+// ([start+k s, start+k+1 s), as the detectors count), but never less than
+// its mean rate, rounded up. A loop shorter than a second has no whole
+// second: counting its packets as its peak put PEAK below RATE (300/s
+// against 503.3/s for the seed sample), and so would a loop whose last,
+// partial second ran faster than its whole ones.
+func PeakPPS(busiestSecond uint64, rate float64) uint64 {
+	return max(busiestSecond, uint64(math.Ceil(rate)))
 }
 
 // ValidUTF8 replaces invalid UTF-8 with U+FFFD so JSON carries text, never

@@ -8,55 +8,131 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
 )
 
-type tablePrinter struct{}
+type tablePrinter struct{ o TableOptions }
 
 var _ Printer = tablePrinter{}
 
 // Table prints the report for people: a table of loops, each loop's
-// trigger packets and first non-DNS payload, then a summary. Every string
-// field of the report is escaped (see Escape), not only those known to
-// come from a packet or a file name, so a report built by other code is
-// as safe to print.
+// trigger packets and first non-DNS payload, then a summary, laid out
+// for a wide terminal. Every string field of the report is escaped (see
+// Escape), not only those known to come from a packet or a file name, so
+// a report built by other code is as safe to print.
 func Table() Printer { return tablePrinter{} }
 
-func (tablePrinter) Print(w io.Writer, r *Report) error {
+// TableWith is Table laid out for o: fitted to a terminal's width, or as
+// plain tab-separated rows for a file or a pipe.
+func TableWith(o TableOptions) Printer { return tablePrinter{o} }
+
+func (tp tablePrinter) Print(w io.Writer, r *Report) error {
 	ew := &errWriter{w: w}
+	width := tp.o.Width
+	if tp.o.Plain {
+		width = 0
+	}
+	ew.para(width, "", "", Headline(r))
+	ew.printf("\n")
+	if len(r.Loops) > 0 {
+		tp.loopTable(ew, r)
+		for i := range r.Loops {
+			printLoop(ew, width, i+1, &r.Loops[i])
+		}
+	}
+	tp.printSummary(ew, r, width)
+	return ew.err
+}
+
+// Headline is the report's first line: how many loops were found, and
+// whether some inputs, or all of them, could not be read.
+func Headline(r *Report) string {
+	unreadable, damaged := 0, 0
+	for _, in := range r.Inputs {
+		switch {
+		case in.Error != "" && in.Packets == 0:
+			unreadable++
+		case in.Error != "":
+			damaged++
+		}
+	}
+	if len(r.Inputs) > 0 && unreadable == len(r.Inputs) {
+		if len(r.Inputs) == 1 {
+			return "Nothing scanned: the input could not be read."
+		}
+		return fmt.Sprintf("Nothing scanned: none of the %d inputs could be read.", len(r.Inputs))
+	}
+	var h string
 	switch n := len(r.Loops); n {
 	case 0:
-		ew.printf("No machine-pong loop found.\n\n")
+		h = "No machine-pong loop found"
 	case 1:
-		ew.printf("1 machine-pong loop found.\n\n")
+		h = "1 machine-pong loop found"
 	default:
-		ew.printf("%d machine-pong loops found.\n\n", n)
+		h = fmt.Sprintf("%d machine-pong loops found", n)
 	}
-	if len(r.Loops) > 0 {
-		t := newTable(ew)
-		t.Header("#", "CLIENT", "SERVER", "START (UTC)", "DURATION", "PACKETS", "RATE", "PEAK", "RUNNING", "PAYLOAD")
-		for i := range r.Loops {
-			l := &r.Loops[i]
-			running := "no"
-			if l.OngoingAtEnd {
-				running = "yes, at end"
-			}
-			_ = t.Append(strconv.Itoa(i+1), hostPort(l.Client), hostPort(l.Server), Escape(l.Start),
-				fmt.Sprintf("%.3f s", l.DurationS), strconv.FormatUint(l.Packets, 10),
-				fmt.Sprintf("%.1f/s", l.RatePPS), fmt.Sprintf("%d/s", l.PeakPPS), running,
-				Escape(clipText(payloadCell(&l.Payload), 40)))
-		}
-		if err := t.Render(); err != nil {
-			return err
-		}
-		for i := range r.Loops {
-			printLoop(ew, i+1, &r.Loops[i])
-		}
+	var notes []string
+	if unreadable > 0 {
+		notes = append(notes, fmt.Sprintf("%d of %d inputs could not be read", unreadable, len(r.Inputs)))
 	}
-	printSummary(ew, r)
-	return ew.err
+	if damaged > 0 {
+		notes = append(notes, fmt.Sprintf("%d read only up to an error", damaged))
+	}
+	if r.Summary.Interrupted {
+		notes = append(notes, "interrupted")
+	}
+	if len(notes) > 0 {
+		h += " (" + strings.Join(notes, "; ") + ")"
+	}
+	return h + "."
+}
+
+// loopTable prints one row per loop: every column on a wide terminal or
+// in plain rows, fewer columns below CompactBelow, none on a terminal too
+// narrow for any (each loop's details follow anyway).
+func (tp tablePrinter) loopTable(w *errWriter, r *Report) {
+	full := &grid{header: []string{"#", "CLIENT", "SERVER", "START (UTC)", "DURATION", "PACKETS", "RATE", "PEAK", "RUNNING", "PAYLOAD"},
+		right: []bool{true, false, false, false, true, true, true, true}, shrink: []bool{9: true}}
+	compact := &grid{header: []string{"#", "CLIENT / SERVER", "START (UTC)", "PKTS", "RATE", "PEAK", "RUNNING"},
+		right: []bool{true, false, false, true, true, true}, shrink: []bool{1: true}}
+	for i := range r.Loops {
+		l := &r.Loops[i]
+		running := "no"
+		if l.OngoingAtEnd {
+			running = "yes, at end"
+		}
+		n, pkts := strconv.Itoa(i+1), strconv.FormatUint(l.Packets, 10)
+		rate, peak := fmt.Sprintf("%.1f/s", l.RatePPS), fmt.Sprintf("%d/s", l.PeakPPS)
+		start := Escape(l.Start)
+		day, clock := splitStart(l.Start)
+		if tp.o.Width > 0 && clock != "" {
+			start = day + " " + clock
+		}
+		full.rows = append(full.rows, []string{n, hostPort(l.Client), hostPort(l.Server), start,
+			fmt.Sprintf("%.3f s", l.DurationS), pkts, rate, peak, running, Escape(clipText(payloadCell(&l.Payload), 40))})
+		compact.rows = append(compact.rows, []string{n, hostPort(l.Client) + "\n" + hostPort(l.Server), day + "\n" + clock,
+			pkts, rate, peak, strings.TrimSuffix(running, ", at end")})
+	}
+	switch {
+	case tp.o.Plain:
+		full.renderPlain(w)
+	case tp.o.Width == 0 || tp.o.Width >= CompactBelow && full.render(w, tp.o.Width):
+		if tp.o.Width == 0 {
+			full.render(w, 0)
+		}
+	case compact.render(w, tp.o.Width):
+	default:
+		w.para(tp.o.Width, "", "", "(The terminal is too narrow for the loop table: each loop is described below.)")
+	}
+}
+
+// splitStart splits an RFC 3339 start into its date and its time of day
+// to the millisecond, escaped.
+func splitStart(s string) (string, string) {
+	day, clock, ok := strings.Cut(s, "T")
+	if !ok || len(clock) < 12 {
+		return Escape(s), ""
+	}
+	return Escape(day), Escape(clock[:12])
 }
 
 func payloadCell(p *Payload) string {
@@ -86,14 +162,16 @@ func hostPort(e Endpoint) string {
 	return Escape(e.IP) + ":" + strconv.Itoa(int(e.Port))
 }
 
-func printLoop(w *errWriter, n int, l *Loop) {
-	w.printf("\nLoop %d: %s <-> %s, %d packets in %.3f s (%.1f/s, peak %d/s)", n, hostPort(l.Client), hostPort(l.Server), l.Packets, l.DurationS, l.RatePPS, l.PeakPPS)
+func printLoop(w *errWriter, width, n int, l *Loop) {
+	w.printf("\n")
+	head := fmt.Sprintf("Loop %d: %s <-> %s, %d packets in %.3f s (%.1f/s, peak %d/s)", n, hostPort(l.Client), hostPort(l.Server), l.Packets, l.DurationS, l.RatePPS, l.PeakPPS)
 	if l.OngoingAtEnd {
-		w.printf(", still running at the end of the capture")
+		head += ", still running at the end of the capture"
 	}
+	w.para(width, "", "  ", head)
 	line := func(what string, p *Packet, extra string) {
-		w.printf("    %-9s %s#%d  %s  %s -> %s  %s%s\n", what, Escape(Base(p.File)), p.Frame, Escape(p.Time),
-			hostPort(p.Src), hostPort(p.Dst), Escape(p.Summary), extra)
+		w.para(width, fmt.Sprintf("    %-9s ", what), "              ", fmt.Sprintf("%s#%d  %s  %s -> %s  %s%s", Escape(Base(p.File)), p.Frame, Escape(p.Time),
+			hostPort(p.Src), hostPort(p.Dst), Escape(p.Summary), extra))
 	}
 	t := &l.Trigger
 	if t.Query != nil && t.Response != nil && t.FirstNonDNS.DelayMS != nil {
@@ -102,7 +180,8 @@ func printLoop(w *errWriter, n int, l *Loop) {
 		line("response", &t.Response.Packet, "")
 		line("non-DNS", &t.FirstNonDNS.Packet, fmt.Sprintf("  (%.3f ms after the response)", *t.FirstNonDNS.DelayMS))
 	} else {
-		w.printf("\n  no trigger in the capture (%s: the loop was already running, or no DNS exchange explains it):\n", Escape(l.Detector))
+		w.printf("\n")
+		w.para(width, "  ", "    ", fmt.Sprintf("no trigger in the capture (%s: the loop was already running, or no DNS exchange explains it):", Escape(l.Detector)))
 		line("first", &l.FirstPacket, "")
 		line("client", &t.FirstNonDNS.Packet, "")
 	}
@@ -114,9 +193,9 @@ func printLoop(w *errWriter, n int, l *Loop) {
 	if len(ttls) == 1 {
 		src = "one source"
 	}
-	w.printf("  client -> server: %d packets, %d bytes; server -> client: %d packets, %d bytes\n",
-		l.ClientToServer.Packets, l.ClientToServer.Bytes, l.ServerToClient.Packets, l.ServerToClient.Bytes)
-	w.printf("  client TTL/hop limit: %s (%s)\n", strings.Join(ttls, ", "), src)
+	w.para(width, "  ", "    ", fmt.Sprintf("client -> server: %d packets, %d bytes; server -> client: %d packets, %d bytes",
+		l.ClientToServer.Packets, l.ClientToServer.Bytes, l.ServerToClient.Packets, l.ServerToClient.Bytes))
+	w.para(width, "  ", "    ", fmt.Sprintf("client TTL/hop limit: %s (%s)", strings.Join(ttls, ", "), src))
 	cut := ""
 	if l.Payload.Cut {
 		cut = ", cut"
@@ -125,29 +204,37 @@ func printLoop(w *errWriter, n int, l *Loop) {
 	if l.Trigger.Query == nil {
 		what = "client payload"
 	}
-	w.printf("  %s (%s, %d bytes%s):\n", what, Escape(l.Payload.Kind), l.Payload.Length, cut)
+	w.para(width, "  ", "    ", fmt.Sprintf("%s (%s, %d bytes%s):", what, Escape(clipText(payloadCell(&l.Payload), 60)), l.Payload.Length, cut))
 	raw, _ := hex.DecodeString(l.Payload.Hex)
-	for _, ln := range strings.Split(strings.TrimRight(HexDump(raw, 256), "\n"), "\n") {
+	perRow := 16
+	if width > 0 && width < 80 {
+		perRow = 8
+	}
+	for _, ln := range strings.Split(strings.TrimRight(hexDump(raw, 256, perRow), "\n"), "\n") {
 		w.printf("    %s\n", ln)
 	}
-	w.printf("  to stop it: %s\n", Escape(l.Advice))
+	w.para(width, "  to stop it: ", "    ", Escape(l.Advice))
+	printFollowUp(w, width, l)
 }
 
 // HexDump renders up to limit bytes of b as offset, hex and ASCII columns;
 // only printable ASCII appears in the ASCII column.
-func HexDump(b []byte, limit int) string {
+func HexDump(b []byte, limit int) string { return hexDump(b, limit, 16) }
+
+// hexDump is HexDump with perRow bytes a row (16 or 8).
+func hexDump(b []byte, limit, perRow int) string {
 	var sb strings.Builder
 	n := min(len(b), limit)
-	for off := 0; off < n; off += 16 {
-		end := min(off+16, n)
+	for off := 0; off < n; off += perRow {
+		end := min(off+perRow, n)
 		fmt.Fprintf(&sb, "%04x  ", off)
-		for i := off; i < off+16; i++ {
+		for i := off; i < off+perRow; i++ {
 			if i < end {
 				fmt.Fprintf(&sb, "%02x ", b[i])
 			} else {
 				sb.WriteString("   ")
 			}
-			if i == off+7 {
+			if i == off+7 && perRow == 16 {
 				sb.WriteByte(' ')
 			}
 		}
@@ -167,10 +254,13 @@ func HexDump(b []byte, limit int) string {
 	return sb.String()
 }
 
-func printSummary(w *errWriter, r *Report) {
+func (tp tablePrinter) printSummary(w *errWriter, r *Report, width int) {
 	w.printf("\nInputs:\n")
-	t := newTable(w)
-	t.Header("FILE", "FORMAT", "LINK TYPES", "PACKETS", "FIRST (UTC)", "LAST (UTC)", "ERROR")
+	full := &grid{header: []string{"FILE", "FORMAT", "LINK TYPES", "PACKETS", "FIRST (UTC)", "LAST (UTC)", "ERROR"},
+		right: []bool{false, false, false, true}}
+	full.shrink = []bool{0: true, 2: true, 6: true}
+	compact := &grid{header: []string{"FILE", "FORMAT", "PACKETS", "FIRST / LAST (UTC)", "ERROR"}, right: []bool{false, false, true},
+		shrink: []bool{0: true, 3: true, 4: true}}
 	for _, in := range r.Inputs {
 		lts := make([]string, len(in.LinkTypes))
 		for i, lt := range in.LinkTypes {
@@ -180,17 +270,37 @@ func printSummary(w *errWriter, r *Report) {
 		if in.Gzip {
 			format += "+gzip"
 		}
-		_ = t.Append(Escape(in.Path), format, strings.Join(lts, ", "), strconv.FormatUint(in.Packets, 10),
-			Escape(in.First), Escape(in.Last), Escape(in.Error))
+		pk := strconv.FormatUint(in.Packets, 10)
+		full.rows = append(full.rows, []string{Escape(in.Path), format, strings.Join(lts, ", "), pk, Escape(in.First), Escape(in.Last), Escape(in.Error)})
+		span := ""
+		if in.First != "" {
+			span = Escape(in.First) + "\n" + Escape(in.Last)
+		}
+		compact.rows = append(compact.rows, []string{Escape(in.Path), format, pk, span, Escape(in.Error)})
 	}
-	_ = t.Render()
+	switch {
+	case tp.o.Plain:
+		full.renderPlain(w)
+	case tp.o.Width == 0:
+		full.render(w, 0)
+	case tp.o.Width >= CompactBelow && full.render(w, tp.o.Width):
+	case compact.render(w, tp.o.Width):
+	default:
+		for _, row := range compact.rows {
+			w.para(width, "  ", "    ", strings.Join(append(row[:3:3], strings.ReplaceAll(row[3], "\n", " to "), row[4]), "  "))
+		}
+	}
 	s := &r.Summary
-	w.printf("\nSummary: %d packets, %d UDP, %d DNS messages, %d non-DNS, %d truncated, %d flows, %d bounces, %d loops\n",
-		s.Packets, s.UDP, s.DNSMessages, s.NonDNS, s.Truncated, s.Flows, s.Bounces, s.Loops)
-	w.printf("         %d TCP, %d other IP, %d not IP, %d malformed, %d unknown link type, %d fragments (%d datagrams reassembled, %d dropped)\n",
-		s.TCP, s.OtherIP, s.NotIP, s.Malformed, s.UnknownLink, s.Fragments, s.Reassembled, s.FragDropped)
+	sum := func(indent, text string) { w.para(width, indent, "           ", text) }
+	sum("\nSummary: ", fmt.Sprintf("%d packets, %d UDP, %d DNS messages, %d non-DNS, %d truncated, %d flows, %d bounces, %d loops",
+		s.Packets, s.UDP, s.DNSMessages, s.NonDNS, s.Truncated, s.Flows, s.Bounces, s.Loops))
+	sum("         ", fmt.Sprintf("%d TCP, %d other IP, %d not IP, %d malformed, %d unknown link type, %d fragments (%d datagrams reassembled, %d dropped)",
+		s.TCP, s.OtherIP, s.NotIP, s.Malformed, s.UnknownLink, s.Fragments, s.Reassembled, s.FragDropped))
 	if s.OneSided > 0 || s.Evicted > 0 || s.EvictedCap > 0 {
-		w.printf("         %d one-sided candidates, flows evicted: %d idle, %d with the table full\n", s.OneSided, s.Evicted, s.EvictedCap)
+		sum("         ", fmt.Sprintf("%d one-sided candidates, flows evicted: %d idle, %d with the table full", s.OneSided, s.Evicted, s.EvictedCap))
+	}
+	if s.FilteredOut > 0 || r.Settings.Filter != nil {
+		sum("         ", fmt.Sprintf("%d packets filtered out by %s", s.FilteredOut, filterText(r.Settings.Filter)))
 	}
 	names := make([]string, 0, len(s.Detectors))
 	for name := range s.Detectors {
@@ -199,12 +309,34 @@ func printSummary(w *errWriter, r *Report) {
 	sort.Strings(names)
 	for _, name := range names {
 		c := s.Detectors[name]
-		w.printf("  %-9s %d flows, %d bounces, %d one-sided, %d evicted idle, %d evicted with the table full, %d loops cut by it\n",
-			Escape(name)+":", c["flows"], c["bounces"], c["one_sided"], c["flows_evicted_idle"], c["flows_evicted_full"], c["loops_cut_by_flow_cap"])
+		w.para(width, fmt.Sprintf("  %-9s ", Escape(name)+":"), "            ", fmt.Sprintf("%d flows, %d bounces, %d one-sided, %d evicted idle, %d evicted with the table full, %d loops cut by it",
+			c["flows"], c["bounces"], c["one_sided"], c["flows_evicted_idle"], c["flows_evicted_full"], c["loops_cut_by_flow_cap"]))
 	}
 	if s.Interrupted {
-		w.printf("\nInterrupted: the scan stopped before the end of its inputs; this report covers what was read.\n")
+		w.printf("\n")
+		w.para(width, "", "", "Interrupted: the scan stopped before the end of its inputs; this report covers what was read.")
 	}
+}
+
+// filterText describes the filters a scan ran with.
+func filterText(f *FilterSettings) string {
+	if f == nil {
+		return "the filters"
+	}
+	var parts []string
+	for _, h := range f.Hosts {
+		parts = append(parts, "--host "+Escape(h))
+	}
+	for _, p := range f.Ports {
+		parts = append(parts, "--port "+strconv.Itoa(int(p)))
+	}
+	if f.From != "" {
+		parts = append(parts, "--from "+Escape(f.From))
+	}
+	if f.To != "" {
+		parts = append(parts, "--to "+Escape(f.To))
+	}
+	return strings.Join(parts, " ")
 }
 
 // LinkTypeName names a LINKTYPE_ value.
@@ -215,10 +347,6 @@ func LinkTypeName(lt uint32) string {
 		return fmt.Sprintf("%s (%d)", n, lt)
 	}
 	return strconv.FormatUint(uint64(lt), 10)
-}
-
-func newTable(w io.Writer) *tablewriter.Table {
-	return tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAutoWrap(tw.WrapNone))
 }
 
 type errWriter struct {

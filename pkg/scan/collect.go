@@ -31,6 +31,7 @@ func (s *scan) collect() *Result {
 	// Detectors in order of precedence: a loop an earlier detector found
 	// on the same flow at the same time is not reported twice. A flow
 	// lives in one shard, so the shards' order does not matter.
+	end := s.windowEnd()
 	var found []detect.Loop
 	var advice []string
 	counters := map[string]*detect.Counters{}
@@ -38,7 +39,7 @@ func (s *scan) collect() *Result {
 		_ = mk
 		for _, sh := range s.shards {
 			d := sh.dets[k]
-			for _, l := range d.Finish(f.end) {
+			for _, l := range d.Finish(end) {
 				if !covered(found, &l) {
 					found = append(found, l)
 					advice = append(advice, d.Advice(&l))
@@ -78,6 +79,9 @@ func (s *scan) collect() *Result {
 	sum.NonPacket = f.nonPacket
 	sum.Loops = len(rep.Loops)
 	sum.Interrupted = f.stopped
+	for _, sh := range s.shards {
+		sum.FilteredOut += sh.filtered
+	}
 
 	c := s.opts.Config
 	rep.Settings = report.Settings{
@@ -86,6 +90,7 @@ func (s *scan) collect() *Result {
 		ServicePorts: append([]uint16{}, c.ServicePorts...),
 		Loop: report.LoopSettings{MinPackets: max(c.Runs.MinPackets, c.MinPackets), MinRate: c.Runs.MinRate,
 			MinShare: c.Runs.MinShare, MinAlternation: c.Runs.MinAlternation, MinAnswers: c.Runs.MinAnswers},
+		Filter: s.filterSettings(),
 	}
 	res.Report = rep
 	return res

@@ -37,6 +37,8 @@ type Options struct {
 	Progress func(Progress)
 	// Interval between Progress calls; zero means one second.
 	Interval time.Duration
+	// Filter, when set, keeps only part of the input (filter.go).
+	Filter *Filter
 }
 
 // Progress is a snapshot of a running scan.
@@ -143,7 +145,7 @@ func newScan(ctx context.Context, inputs []Input, opts Options) *scan {
 	for k := range opts.Shards {
 		cfg := opts.Config
 		cfg.MaxFlows = share(opts.Config.MaxFlows, opts.Shards, k)
-		sh := &shard{id: k, route: route, dec: decode.NewDecoder(opts.Frag), watch: watch}
+		sh := &shard{id: k, route: route, dec: decode.NewDecoder(opts.Frag), watch: watch, filter: newWindow(opts.Filter)}
 		for _, mk := range opts.Detectors {
 			d := mk(cfg)
 			d.Watch(watch)

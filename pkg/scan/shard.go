@@ -8,14 +8,18 @@ import (
 // shard holds one instance of every detector for the flows routed to it,
 // and the decoder of its frames.
 type shard struct {
-	id      int
-	route   router
-	dec     *decode.Decoder
-	dets    []detect.Detector
-	watch   *detect.PortSet // ports some detector watches
-	pkt     detect.Packet
-	began   bool
-	ticking bool
+	id    int
+	route router
+	dec   *decode.Decoder
+	dets  []detect.Detector
+	watch *detect.PortSet // ports some detector watches
+	// filter, when set, keeps part of the input (Options.Filter);
+	// filtered counts the frames of this shard it dropped.
+	filter   *window
+	filtered uint64
+	pkt      detect.Packet
+	began    bool
+	ticking  bool
 	// clock is the latest record time of the input so far, over every
 	// record of every batch, the ones of other shards too: all shards'
 	// flow tables keep the same time.
@@ -29,8 +33,15 @@ type shard struct {
 // those every shard decodes.
 func (s *shard) process(b *batch) {
 	if !s.began {
+		start := b.start
+		if s.filter != nil {
+			// A window that opens later starts the input there: a loop
+			// already running at --from is one running at the start.
+			s.filter.resolve(b.start)
+			start = max(start, s.filter.from)
+		}
 		for _, d := range s.dets {
-			d.Begin(b.start)
+			d.Begin(start)
 		}
 		s.began = true
 	}
@@ -51,6 +62,12 @@ func (s *shard) process(b *batch) {
 // frame only if its flow is this shard's, count it, show a watched
 // datagram to the detectors.
 func (s *shard) frame(r *frameRec, data []byte) {
+	if s.filter != nil && !s.filter.inTime(r.time) {
+		if r.route == int16(s.id) || r.route == routeAll && s.id == 0 {
+			s.filtered++
+		}
+		return
+	}
 	p := &s.pkt
 	k := s.dec.DecodeUncounted(r.link, data, int(r.origLen), r.time, &p.Packet)
 	owner := int(r.route)
@@ -63,6 +80,10 @@ func (s *shard) frame(r *frameRec, data []byte) {
 	// A routed frame is its owner's to count whatever it decodes as (a
 	// malformed one too).
 	if owner != s.id {
+		return
+	}
+	if s.filter != nil && s.filter.byAddr && (k != decode.KindUDP || !s.filter.keeps(p)) {
+		s.filtered++
 		return
 	}
 	s.dec.Stats.Count(r.link, k)
