@@ -295,11 +295,11 @@ func TestProcessUnderAddressSpaceLimits(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("%s/%dMiB", build, c.as>>20), func(t *testing.T) {
 				r := run(t, limited(t, c.as, []string{"PONGSCAN_DEBUG=limits"}, bin, args...))
-				// The default build's runtime can abort before main,
-				// where address-space randomisation leaves a thread
-				// stack no room (README, "Memory limits"); no code of
+				// The runtime can die before main, where address-space
+				// randomisation leaves a thread stack or the first heap
+				// arena no room (README, "Memory limits"); no code of
 				// pongscan has run then. Such a start is tried again.
-				for try := 1; try < 3 && strings.HasPrefix(r.stderr, "runtime/cgo: pthread_create failed"); try++ {
+				for try := 1; try < 4 && diedBeforeMain(r); try++ {
 					t.Logf("the runtime died before main (%s); again", r.stderrLines()[0])
 					r = run(t, limited(t, c.as, []string{"PONGSCAN_DEBUG=limits"}, bin, args...))
 				}
@@ -313,6 +313,14 @@ func TestProcessUnderAddressSpaceLimits(t *testing.T) {
 			})
 		}
 	}
+}
+
+// diedBeforeMain tells a run whose Go runtime died while starting: status
+// 2 (or SIGABRT), nothing on stdout, and the runtime's own first line.
+func diedBeforeMain(r result) bool {
+	first := strings.SplitN(r.stderr, "\n", 2)[0]
+	return r.stdout == "" && (r.code == 2 || r.code == 134 || r.code == -1) &&
+		(strings.HasPrefix(first, "runtime") || strings.HasPrefix(first, "fatal error:"))
 }
 
 // TestProcessBelowGoRuntimeFloor documents what no code in pongscan can
