@@ -38,14 +38,16 @@ type Settings struct {
 
 // Input describes one input file.
 type Input struct {
-	Path      string   `json:"path"`
-	Format    string   `json:"format,omitempty"` // pcap or pcapng; empty when unreadable
-	Gzip      bool     `json:"gzip,omitempty"`
-	LinkTypes []uint32 `json:"link_types"`
-	Packets   uint64   `json:"packets"`
-	First     string   `json:"first,omitempty"` // RFC 3339 UTC, nanoseconds
-	Last      string   `json:"last,omitempty"`
-	Error     string   `json:"error,omitempty"`
+	Path   string `json:"path"`
+	Format string `json:"format,omitempty"` // pcap or pcapng; empty when unreadable
+	Gzip   bool   `json:"gzip,omitempty"`
+	// Compression is gzip, zstd, lz4 or xz, absent when none.
+	Compression string   `json:"compression,omitempty"`
+	LinkTypes   []uint32 `json:"link_types"`
+	Packets     uint64   `json:"packets"`
+	First       string   `json:"first,omitempty"` // RFC 3339 UTC, nanoseconds
+	Last        string   `json:"last,omitempty"`
+	Error       string   `json:"error,omitempty"`
 }
 
 // Summary counts what was read.

@@ -156,6 +156,7 @@ func (in *input) open(ctx context.Context, pool *capture.BlockPool) {
 	in.reader = cr
 	in.info.Format = string(cr.Format())
 	in.info.Gzip = cr.Gzip()
+	in.info.Compression = string(cr.Compression())
 }
 
 // size is the input's size in bytes when known (a regular file), else 0.

@@ -1,0 +1,171 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+
+	kgzip "github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+	"github.com/ulikunitz/xz"
+)
+
+// Compressed captures are recognised by magic, whatever their name, and
+// decompressed on the fly. Every limit of the readers (MaxPacket, maxBlock,
+// windows that grow only with bytes that arrived) applies to the
+// decompressed stream, and each decompressor's own memory is bounded
+// before it is created:
+//
+//   - gzip: klauspost/compress's inflate (faster than compress/gzip here,
+//     see bench/README.md), several members read as one stream, like gzip -dc;
+//     32 KiB of history.
+//   - zstd: windows up to 128 MiB (zstd -dc's own default limit, which
+//     covers every level and --long), one decoding goroutine.
+//   - lz4: the frame format (lz4 -dc); blocks are at most 4 MiB.
+//   - xz: LZMA2 dictionaries up to 64 MiB (xz -9's) are accepted; a
+//     first block header that claims more is refused before the
+//     dictionary is allocated. (Later blocks are sized by the library:
+//     it allocates what they claim, untouched pages costing address space
+//     rather than memory.)
+
+// Compression names a compression format.
+type Compression string
+
+// The compressions a Reader unwraps.
+const (
+	CompressGzip Compression = "gzip"
+	CompressZstd Compression = "zstd"
+	CompressLz4  Compression = "lz4"
+	CompressXz   Compression = "xz"
+)
+
+const (
+	maxZstdWindow = 128 << 20
+	maxXzDict     = 64 << 20
+)
+
+// decompressor returns the compression that head starts with, if any.
+func compressionOf(head []byte) Compression {
+	switch {
+	case bytes.HasPrefix(head, magicGzip):
+		return CompressGzip
+	case bytes.HasPrefix(head, magicZstd):
+		return CompressZstd
+	case bytes.HasPrefix(head, magicLz4):
+		return CompressLz4
+	case bytes.HasPrefix(head, magicXz):
+		return CompressXz
+	}
+	return ""
+}
+
+// newDecompressor wraps r, which starts with c's magic. The closer, when
+// not nil, releases the decompressor's resources.
+func newDecompressor(c Compression, r *window) (io.Reader, io.Closer, error) {
+	wr := &windowReader{r}
+	switch c {
+	case CompressGzip:
+		zr, err := kgzip.NewReader(wr)
+		if err != nil {
+			return nil, nil, err
+		}
+		return zr, nil, nil
+	case CompressZstd:
+		zr, err := zstd.NewReader(wr, zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, nil, err
+		}
+		return zr, closerFunc(zr.Close), nil
+	case CompressLz4:
+		zr := lz4.NewReader(wr)
+		if err := zr.Apply(lz4.ConcurrencyOption(1)); err != nil {
+			return nil, nil, err
+		}
+		return zr, nil, nil
+	case CompressXz:
+		if err := checkXzHeader(r); err != nil {
+			return nil, nil, err
+		}
+		zr, err := xz.ReaderConfig{}.NewReader(wr)
+		if err != nil {
+			return nil, nil, err
+		}
+		return zr, nil, nil
+	}
+	return nil, nil, fmt.Errorf("no decompressor for %q", c)
+}
+
+type closerFunc func()
+
+func (f closerFunc) Close() error { f(); return nil }
+
+// checkXzHeader reads the stream header and the first block header from
+// the window without consuming them, and refuses an LZMA2 dictionary
+// larger than maxXzDict before the decompressor allocates it.
+func checkXzHeader(w *window) error {
+	// Stream header (12 bytes), then the block header: its size byte,
+	// flags, optional sizes, then the filter flags.
+	h, _ := w.peek(12 + 1024 + 4)
+	if len(h) < 13 {
+		return nil // too short: the decompressor reports it
+	}
+	return checkXzBlockHeader(h[12:])
+}
+
+// checkXzBlockHeader checks one xz block header (b starts at its size
+// byte): the LZMA2 filter's dictionary must not exceed maxXzDict.
+func checkXzBlockHeader(b []byte) error {
+	if b[0] == 0 {
+		return nil // the index: no blocks
+	}
+	size := (int(b[0]) + 1) * 4
+	if len(b) < size || size < 2 {
+		return nil
+	}
+	b = b[1:size]
+	flags := b[0]
+	b = b[1:]
+	filters := int(flags&3) + 1
+	for _, present := range []bool{flags&0x40 != 0, flags&0x80 != 0} {
+		if present {
+			_, n := binary.Uvarint(b)
+			if n <= 0 {
+				return nil
+			}
+			b = b[n:]
+		}
+	}
+	for range filters {
+		id, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil
+		}
+		b = b[n:]
+		psize, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < psize {
+			return nil
+		}
+		props := b[n : n+int(psize)]
+		b = b[n+int(psize):]
+		if id == 0x21 && len(props) == 1 {
+			if d := xzDictSize(props[0]); d > maxXzDict {
+				return fmt.Errorf("xz dictionary of %d bytes, more than the %d accepted", d, maxXzDict)
+			}
+		}
+	}
+	return nil
+}
+
+// xzDictSize decodes an LZMA2 dictionary-size byte.
+func xzDictSize(p byte) uint64 {
+	if p > 40 {
+		return 1 << 63
+	}
+	if p == 40 {
+		return 1<<32 - 1
+	}
+	return uint64(2|p&1) << (p/2 + 11)
+}
