@@ -18,8 +18,14 @@ type Input struct {
 	// for standard input.
 	Name string
 	// Open opens the input. The scan calls it once, reads what it returns
-	// to its end through that one handle, and closes it.
+	// to its end through that one handle, and closes it. (Inputs made by
+	// File are opened twice in streams of several inputs: once to read
+	// their first record's time, once to read them.)
 	Open func() (io.ReadCloser, error)
+
+	// reopen: Open may be called again and reads the same bytes (a
+	// file), so the input can be opened lazily.
+	reopen bool
 }
 
 // File is the capture at path. A regular file is read through one handle
@@ -27,7 +33,7 @@ type Input struct {
 // the scan are not read, and a file truncated during the scan ends in an
 // error that says so.
 func File(path string) Input {
-	return Input{Name: path, Open: func() (io.ReadCloser, error) { return openFile(path) }}
+	return Input{Name: path, Open: func() (io.ReadCloser, error) { return openFile(path) }, reopen: true}
 }
 
 // Reader is the capture read from r, such as standard input. The scan does
@@ -131,6 +137,11 @@ type input struct {
 	last    int64
 	seen    bool
 	err     error
+
+	// lazy opening (lazy.go)
+	sizeHint  int64 // size at the prescan
+	firstTime int64 // time of the first record, read by the prescan
+	hasFirst  bool
 }
 
 // open opens the input and its capture reader. A failure is kept in
@@ -178,6 +189,17 @@ func (in *input) fail(err error) {
 	}
 	in.err = err
 	in.info.Error = report.ValidUTF8(err.Error())
+}
+
+// finishReader keeps what the report needs of the input's reader, then
+// closes it: the input was read to its end.
+func (in *input) finishReader() {
+	if in.reader == nil {
+		return
+	}
+	in.info.LinkTypes = append(in.info.LinkTypes, in.reader.LinkTypes()...)
+	in.close()
+	in.reader = nil
 }
 
 // close releases the input's reader and file.

@@ -37,6 +37,10 @@ type Options struct {
 	Progress func(Progress)
 	// Interval between Progress calls; zero means one second.
 	Interval time.Duration
+	// OnStream, when set, is called as each stream's scan ends, with its
+	// final loops and inputs, in the order of the streams; never twice at
+	// once (RunStreams).
+	OnStream func(StreamDone)
 }
 
 // Progress is a snapshot of a running scan.
@@ -79,10 +83,16 @@ func (p Position) String() string {
 // Run scans inputs as one stream merged in time order. It never stops at
 // a bad input: what could be read is reported, and each failure is listed
 // in Result.Errors. When ctx ends, reading stops and the report covers
-// everything read before.
+// everything read before. RunStreams scans several streams.
 func Run(ctx context.Context, inputs []Input, opts Options) *Result {
+	return RunStreams(ctx, []Stream{{Inputs: inputs}}, opts)
+}
+
+// runStream scans one stream with its own pipeline.
+func runStream(ctx context.Context, st Stream, opts Options) *Result {
 	opts = opts.withDefaults()
-	s := newScan(ctx, inputs, opts)
+	s := newScan(ctx, st.Inputs, opts)
+	s.name = st.Name
 	defer s.close()
 	s.open()
 	s.startShards()
@@ -124,6 +134,8 @@ func blockSize(inputs int) int {
 
 // scan is one run of the pipeline.
 type scan struct {
+	name   string // the stream's
+	lazy   *lazyMerge
 	ctx    context.Context
 	opts   Options
 	ins    []*input
@@ -163,9 +175,14 @@ func share(n, shards, k int) int {
 	return part
 }
 
-// open opens every input and builds the one stream the feed reads.
+// open opens every input and builds the one stream the feed reads. Files
+// of a stream of several inputs are opened lazily (lazy.go).
 func (s *scan) open() {
-	pool := capture.NewBlockPool(blockSize(len(s.ins)), 2*len(s.ins)+8)
+	pool := capture.NewBlockPool(blockSize(len(s.ins)), min(2*len(s.ins)+8, maxKeep))
+	if len(s.ins) > 1 {
+		s.openLazy(pool)
+		return
+	}
 	var srcs []capture.Source
 	for i, in := range s.ins {
 		in.open(s.ctx, pool)
@@ -186,6 +203,38 @@ func (s *scan) open() {
 		m.OnError = s.feed.onError
 		s.feed.src = m
 	}
+}
+
+// maxKeep bounds the free blocks a pool keeps, whatever the number of
+// inputs: memory must not grow with it.
+const maxKeep = 64
+
+// openLazy reads the first record time of every file of the stream and
+// sets the feed to read them through a lazyMerge. Inputs that cannot be
+// opened twice (standard input, a caller's reader) are opened now.
+func (s *scan) openLazy(pool *capture.BlockPool) {
+	var pending, eager []int
+	for i, in := range s.ins {
+		s.feed.srcIn = append(s.feed.srcIn, i)
+		if !in.reopen {
+			in.open(s.ctx, pool)
+			if in.reader != nil {
+				s.feed.total += in.size()
+				eager = append(eager, i)
+			}
+			continue
+		}
+		if s.ctx.Err() != nil {
+			in.info = report.Input{Path: in.Name, LinkTypes: []uint32{}}
+			continue
+		}
+		if in.prescan(s, pool) {
+			pending = append(pending, i)
+		}
+		s.feed.total += in.sizeHint
+	}
+	s.lazy = newLazyMerge(s, pool, pending, eager, s.feed.onError)
+	s.feed.src = s.lazy
 }
 
 // startShards sets how batches reach the shards: on goroutines of their
@@ -224,6 +273,9 @@ func (s *scan) stopShards() {
 }
 
 func (s *scan) close() {
+	if s.lazy != nil {
+		s.lazy.close()
+	}
 	for _, in := range s.ins {
 		in.close()
 	}

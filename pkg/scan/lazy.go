@@ -1,0 +1,197 @@
+package scan
+
+import (
+	"errors"
+	"io"
+	"slices"
+
+	"github.com/pongscan/pongscan/pkg/capture"
+)
+
+// Lazy opening: a stream of many files (10,000 rotated ones) must not hold
+// them all open, nor a read window for each. Before the scan, each file
+// that can be opened again (File inputs) is opened, its header and first
+// record read, and closed: that gives its first time. During the scan a
+// file is opened only when the merge's clock reaches its first time (or
+// nothing else is left to read), and closed at its end. So only the files
+// that overlap in time are open at once, and the merge yields exactly the
+// order a merge of every file opened at the start would: the earliest
+// record first, ties to the input listed first.
+
+// prescan reads in's first record time and closes it again. It reports
+// whether the input still needs reading: false when it could not be
+// opened or read (the error is kept) or holds no record.
+func (in *input) prescan(s *scan, pool *capture.BlockPool) bool {
+	in.open(s.ctx, pool)
+	if in.reader == nil {
+		return false
+	}
+	in.sizeHint = in.size()
+	var rec capture.Record
+	err := in.reader.Next(&rec)
+	switch {
+	case err == nil:
+		in.firstTime, in.hasFirst = rec.Time, true
+	case errors.Is(err, io.EOF):
+		in.info.LinkTypes = append(in.info.LinkTypes, in.reader.LinkTypes()...)
+	default:
+		in.fail(err)
+	}
+	in.close()
+	in.reader = nil
+	return in.hasFirst
+}
+
+// lazyMerge yields the records of a stream's inputs in time order,
+// opening each input when its first record is due and closing it at its
+// end.
+type lazyMerge struct {
+	s       *scan
+	pool    *capture.BlockPool
+	pending []int // inputs not opened yet, by first time (then input order)
+	next    int   // pending[next] is the next to open
+	live    []head
+	last    int // live index returned last, to advance on the next call; -1 none
+	onError func(int, error)
+	// maxOpen is the most inputs open at once, for tests and -v.
+	maxOpen int
+}
+
+type head struct {
+	in  int
+	rec capture.Record
+}
+
+func newLazyMerge(s *scan, pool *capture.BlockPool, pending []int, eager []int, onError func(int, error)) *lazyMerge {
+	slices.SortStableFunc(pending, func(a, b int) int {
+		ta, tb := s.ins[a].firstTime, s.ins[b].firstTime
+		switch {
+		case ta < tb:
+			return -1
+		case ta > tb:
+			return 1
+		}
+		return a - b
+	})
+	m := &lazyMerge{s: s, pool: pool, pending: pending, last: -1, onError: onError}
+	for _, i := range eager {
+		m.start(i)
+	}
+	return m
+}
+
+func (m *lazyMerge) less(a, b *head) bool {
+	if a.rec.Time != b.rec.Time {
+		return a.rec.Time < b.rec.Time
+	}
+	return a.in < b.in
+}
+
+// start opens input i (if not open) and puts its first record in the
+// heap; an input that fails or holds nothing is closed at once.
+func (m *lazyMerge) start(i int) {
+	in := m.s.ins[i]
+	if in.reader == nil {
+		in.counter.n.Store(0) // the prescan's bytes are read again
+		in.open(m.s.ctx, m.pool)
+		if in.reader == nil {
+			return
+		}
+	}
+	h := head{in: i}
+	if !m.advance(&h) {
+		return
+	}
+	m.live = append(m.live, h)
+	m.up(len(m.live) - 1)
+	m.maxOpen = max(m.maxOpen, len(m.live))
+}
+
+// advance reads h's input's next record; at its end (or error) it closes
+// the input and reports false.
+func (m *lazyMerge) advance(h *head) bool {
+	in := m.s.ins[h.in]
+	err := in.reader.Next(&h.rec)
+	if err == nil {
+		h.rec.Source = h.in
+		return true
+	}
+	if !errors.Is(err, io.EOF) {
+		m.onError(h.in, err)
+	}
+	in.finishReader()
+	return false
+}
+
+// Next returns the earliest pending record, borrowed until the next call.
+func (m *lazyMerge) Next(rec *capture.Record) error {
+	if m.last >= 0 {
+		if m.advance(&m.live[0]) {
+			m.down(0)
+		} else {
+			n := len(m.live) - 1
+			m.live[0] = m.live[n]
+			m.live = m.live[:n]
+			if n > 0 {
+				m.down(0)
+			}
+		}
+		m.last = -1
+	}
+	for m.next < len(m.pending) {
+		i := m.pending[m.next]
+		if len(m.live) > 0 {
+			top := &m.live[0]
+			t := m.s.ins[i].firstTime
+			if t > top.rec.Time || t == top.rec.Time && i > top.in {
+				break
+			}
+		}
+		m.next++
+		m.start(i)
+	}
+	if len(m.live) == 0 {
+		return io.EOF
+	}
+	m.last = 0
+	*rec = m.live[0].rec
+	return nil
+}
+
+func (m *lazyMerge) up(j int) {
+	for j > 0 {
+		p := (j - 1) / 2
+		if !m.less(&m.live[j], &m.live[p]) {
+			break
+		}
+		m.live[j], m.live[p] = m.live[p], m.live[j]
+		j = p
+	}
+}
+
+func (m *lazyMerge) down(j int) {
+	n := len(m.live)
+	for {
+		l := 2*j + 1
+		if l >= n {
+			return
+		}
+		c := l
+		if r := l + 1; r < n && m.less(&m.live[r], &m.live[l]) {
+			c = r
+		}
+		if !m.less(&m.live[c], &m.live[j]) {
+			return
+		}
+		m.live[j], m.live[c] = m.live[c], m.live[j]
+		j = c
+	}
+}
+
+// close closes every input still open (a cancelled scan).
+func (m *lazyMerge) close() {
+	for _, h := range m.live {
+		m.s.ins[h.in].finishReader()
+	}
+	m.live = nil
+}
