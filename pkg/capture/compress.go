@@ -2,7 +2,9 @@ package capture
 
 import (
 	"bytes"
+	"compress/bzip2"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 
@@ -24,6 +26,7 @@ import (
 //   - zstd: windows up to 128 MiB (zstd -dc's own default limit, which
 //     covers every level and --long), one decoding goroutine.
 //   - lz4: the frame format (lz4 -dc); blocks are at most 4 MiB.
+//   - bzip2: the standard library's; blocks are at most 900 kB.
 //   - xz: LZMA2 dictionaries up to 64 MiB (xz -9's) are accepted; a
 //     first block header that claims more is refused before the
 //     dictionary is allocated. (Later blocks are sized by the library:
@@ -39,6 +42,7 @@ const (
 	CompressZstd Compression = "zstd"
 	CompressLz4  Compression = "lz4"
 	CompressXz   Compression = "xz"
+	CompressBz2  Compression = "bzip2"
 )
 
 const (
@@ -57,6 +61,8 @@ func compressionOf(head []byte) Compression {
 		return CompressLz4
 	case bytes.HasPrefix(head, magicXz):
 		return CompressXz
+	case len(head) >= 4 && bytes.HasPrefix(head, magicBzip2) && head[3] >= '1' && head[3] <= '9':
+		return CompressBz2
 	}
 	return ""
 }
@@ -85,6 +91,8 @@ func newDecompressor(c Compression, r *window) (io.Reader, io.Closer, error) {
 			return nil, nil, err
 		}
 		return zr, nil, nil
+	case CompressBz2:
+		return bzip2.NewReader(wr), nil, nil
 	case CompressXz:
 		if err := checkXzHeader(r); err != nil {
 			return nil, nil, err
@@ -168,4 +176,36 @@ func xzDictSize(p byte) uint64 {
 		return 1<<32 - 1
 	}
 	return uint64(2|p&1) << (p/2 + 11)
+}
+
+// Foreign reports whether err, from Open, says the input is no capture at
+// all (not a capture format, or empty), as opposed to a capture that is
+// damaged or of an unsupported kind. A directory walk skips such files.
+func Foreign(err error) bool {
+	return errors.Is(err, ErrNotCapture) || errors.Is(err, ErrEmpty)
+}
+
+// Head returns up to n bytes from the start of r, decompressed when r is
+// compressed (one layer, as Open unwraps it): enough to tell whether two
+// files hold the same capture. name is used in errors only.
+func Head(name string, r io.Reader, n int) ([]byte, error) {
+	w := newWindow(r, 4096, nil)
+	head, _ := w.peek(8)
+	var src io.Reader = &windowReader{w}
+	if c := compressionOf(head); c != "" {
+		zr, closer, err := newDecompressor(c, w)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", name, c, err)
+		}
+		if closer != nil {
+			defer closer.Close()
+		}
+		src = zr
+	}
+	b := make([]byte, n)
+	k, err := io.ReadFull(src, b)
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return b[:k], err
 }

@@ -55,8 +55,6 @@ func (r *Reader) start() error {
 	case len(head) >= 4 && isPcapMagic(head[:4]):
 		r.format = FormatPcap
 		return r.startPcap()
-	case bytes.HasPrefix(head, magicBzip2):
-		return r.fail(0, 0, fmt.Errorf("%w: bzip2-compressed (decompress it first: bunzip2)", ErrUnsupported))
 	case bytes.HasPrefix(head, magicSnoop):
 		return r.fail(0, 0, fmt.Errorf("%w: Solaris snoop capture (convert it: editcap -F pcap)", ErrUnsupported))
 	}

@@ -25,7 +25,7 @@ var _ Printer = tablePrinter{}
 func Table() Printer { return tablePrinter{} }
 
 func (tablePrinter) Print(w io.Writer, r *Report) error {
-	ew := &errWriter{w: w}
+	ew := &errWriter{w: w, names: DisplayNames(r.Inputs)}
 	switch n := len(r.Loops); n {
 	case 0:
 		ew.printf("No machine-pong loop found.\n\n")
@@ -92,7 +92,7 @@ func printLoop(w *errWriter, n int, l *Loop) {
 		w.printf(", still running at the end of the capture")
 	}
 	line := func(what string, p *Packet, extra string) {
-		w.printf("    %-9s %s#%d  %s  %s -> %s  %s%s\n", what, Escape(Base(p.File)), p.Frame, Escape(p.Time),
+		w.printf("    %-9s %s#%d  %s  %s -> %s  %s%s\n", what, Escape(w.name(p.File)), p.Frame, Escape(p.Time),
 			hostPort(p.Src), hostPort(p.Dst), Escape(p.Summary), extra)
 	}
 	t := &l.Trigger
@@ -222,8 +222,18 @@ func newTable(w io.Writer) *tablewriter.Table {
 }
 
 type errWriter struct {
-	w   io.Writer
-	err error
+	w     io.Writer
+	err   error
+	names map[string]string // DisplayNames of the inputs
+}
+
+// name is how packet references name a file: its base name, or more of
+// its path where inputs share a base name.
+func (e *errWriter) name(path string) string {
+	if n, ok := e.names[path]; ok {
+		return n
+	}
+	return Base(path)
 }
 
 func (e *errWriter) Write(p []byte) (int, error) {
