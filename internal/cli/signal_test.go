@@ -145,10 +145,19 @@ func TestSignalStopsScan(t *testing.T) {
 func TestSecondSignalExitsAtOnce(t *testing.T) {
 	bin := pongscanBinary(t)
 	// 400 inputs make a JSON report of about 100 KiB: more than a pipe
-	// holds.
+	// holds. (Copies: the same file named twice is read once.)
 	args := []string{"scan", "-f", "json"}
-	for range 400 {
-		args = append(args, "../../testdata/pcaps/bounce.pcap")
+	raw, err := os.ReadFile("../../testdata/pcaps/bounce.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for i := range 400 {
+		p := filepath.Join(dir, fmt.Sprintf("bounce-%d.pcap", i))
+		if err := os.WriteFile(p, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, p)
 	}
 	cmd := exec.Command(bin, args...)
 	r, w, err := os.Pipe()

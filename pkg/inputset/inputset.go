@@ -211,6 +211,12 @@ func (s *Set) dedupe(files []*file) []*file {
 	seen := map[fileID]string{}
 	heads := map[[32]byte]string{}
 	var out []*file
+	copies := 0
+	defer func() {
+		if copies > maxCopyWarnings {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%d more inputs are copies of others", copies-maxCopyWarnings))
+		}
+	}()
 	for _, f := range files {
 		if f.id != (fileID{}) {
 			if first, ok := seen[f.id]; ok {
@@ -221,6 +227,10 @@ func (s *Set) dedupe(files []*file) []*file {
 		}
 		if f.hasHead {
 			if first, ok := heads[f.head]; ok {
+				if copies++; copies > maxCopyWarnings {
+					out = append(out, f)
+					continue
+				}
 				s.Warnings = append(s.Warnings, fmt.Sprintf("%s and %s hold the same packets at their start (a copy, perhaps compressed?): "+
 					"in one stream every packet they share counts twice; drop one, or scan them with --each", first, f.path))
 			} else {
@@ -231,6 +241,8 @@ func (s *Set) dedupe(files []*file) []*file {
 	}
 	return out
 }
+
+const maxCopyWarnings = 10
 
 // group builds the streams, sorted by name (the one stream of a plain
 // scan first).
