@@ -75,8 +75,8 @@ type file struct {
 type fileID struct{ dev, ino uint64 }
 
 // headBytes is how much of the decompressed stream identifies a copy: the
-// file header and the first records.
-const headBytes = 64 << 10
+// file header and the first records, with their timestamps.
+const headBytes = 8 << 10
 
 // Expand finds the inputs named by args (and opts.FilesFrom) and groups
 // them into streams. Errors are about the arguments themselves: a list

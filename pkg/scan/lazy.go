@@ -18,20 +18,23 @@ import (
 // order a merge of every file opened at the start would: the earliest
 // record first, ties to the input listed first.
 
-// prescan reads in's first record time and closes it again. It reports
-// whether the input still needs reading: false when it could not be
-// opened or read (the error is kept) or holds no record.
+// prescan reads in's first record time (from the record's header only,
+// through small blocks) and closes it again. It reports whether the input
+// still needs reading: false when it could not be opened or read (the
+// error is kept) or holds no record.
 func (in *input) prescan(s *scan, pool *capture.BlockPool) bool {
 	in.open(s.ctx, pool)
 	if in.reader == nil {
 		return false
 	}
 	in.sizeHint = in.size()
-	var rec capture.Record
-	err := in.reader.Next(&rec)
+	t, err := in.reader.PeekTime()
+	if t == capture.NoTime {
+		t = 0 // Next times a first custom block 0
+	}
 	switch {
 	case err == nil:
-		in.firstTime, in.hasFirst = rec.Time, true
+		in.firstTime, in.hasFirst = t, true
 	case errors.Is(err, io.EOF):
 		in.info.LinkTypes = append(in.info.LinkTypes, in.reader.LinkTypes()...)
 	default:
@@ -44,22 +47,26 @@ func (in *input) prescan(s *scan, pool *capture.BlockPool) bool {
 
 // lazyMerge yields the records of a stream's inputs in time order,
 // opening each input when its first record is due and closing it at its
-// end.
+// end. Its heap holds each open input's next record time only (read from
+// the record's header): an input waiting in the merge holds one small
+// block, not its next record, so memory does not grow with the records'
+// size times the inputs open at once.
 type lazyMerge struct {
 	s       *scan
 	pool    *capture.BlockPool
 	pending []int // inputs not opened yet, by first time (then input order)
 	next    int   // pending[next] is the next to open
 	live    []head
-	last    int // live index returned last, to advance on the next call; -1 none
+	recs    []capture.Record // each input's last record (Next reuses it)
+	popped  bool             // live[0]'s record was handed out: advance it first
 	onError func(int, error)
-	// maxOpen is the most inputs open at once, for tests and -v.
+	// maxOpen is the most inputs open at once.
 	maxOpen int
 }
 
 type head struct {
-	in  int
-	rec capture.Record
+	in int
+	t  int64 // time of the input's next record
 }
 
 func newLazyMerge(s *scan, pool *capture.BlockPool, pending []int, eager []int, onError func(int, error)) *lazyMerge {
@@ -73,7 +80,7 @@ func newLazyMerge(s *scan, pool *capture.BlockPool, pending []int, eager []int, 
 		}
 		return a - b
 	})
-	m := &lazyMerge{s: s, pool: pool, pending: pending, last: -1, onError: onError}
+	m := &lazyMerge{s: s, pool: pool, pending: pending, onError: onError, recs: make([]capture.Record, len(s.ins))}
 	for _, i := range eager {
 		m.start(i)
 	}
@@ -81,14 +88,14 @@ func newLazyMerge(s *scan, pool *capture.BlockPool, pending []int, eager []int, 
 }
 
 func (m *lazyMerge) less(a, b *head) bool {
-	if a.rec.Time != b.rec.Time {
-		return a.rec.Time < b.rec.Time
+	if a.t != b.t {
+		return a.t < b.t
 	}
 	return a.in < b.in
 }
 
-// start opens input i (if not open) and puts its first record in the
-// heap; an input that fails or holds nothing is closed at once.
+// start opens input i (if not open) and puts it in the heap; an input
+// that fails or holds nothing is closed at once.
 func (m *lazyMerge) start(i int) {
 	in := m.s.ins[i]
 	if in.reader == nil {
@@ -99,7 +106,7 @@ func (m *lazyMerge) start(i int) {
 		}
 	}
 	h := head{in: i}
-	if !m.advance(&h) {
+	if !m.peek(&h) {
 		return
 	}
 	m.live = append(m.live, h)
@@ -107,55 +114,82 @@ func (m *lazyMerge) start(i int) {
 	m.maxOpen = max(m.maxOpen, len(m.live))
 }
 
-// advance reads h's input's next record; at its end (or error) it closes
-// the input and reports false.
-func (m *lazyMerge) advance(h *head) bool {
+// peek reads the time of h's input's next record; at its end (or an
+// error) it closes the input and reports false.
+func (m *lazyMerge) peek(h *head) bool {
 	in := m.s.ins[h.in]
-	err := in.reader.Next(&h.rec)
+	in.reader.Compact()
+	t, err := in.reader.PeekTime()
 	if err == nil {
-		h.rec.Source = h.in
+		if t == capture.NoTime {
+			t = m.recs[h.in].Time // Next keeps the time of the record before
+		}
+		h.t = t
 		return true
 	}
-	if !errors.Is(err, io.EOF) {
-		m.onError(h.in, err)
-	}
-	in.finishReader()
+	m.drop(h.in, err)
 	return false
+}
+
+// drop closes input i at its end, reporting an error that is not the end.
+func (m *lazyMerge) drop(i int, err error) {
+	if !errors.Is(err, io.EOF) {
+		m.onError(i, err)
+	}
+	m.s.ins[i].finishReader()
+}
+
+// pop removes the heap's top.
+func (m *lazyMerge) pop() {
+	n := len(m.live) - 1
+	m.live[0] = m.live[n]
+	m.live = m.live[:n]
+	if n > 0 {
+		m.down(0)
+	}
 }
 
 // Next returns the earliest pending record, borrowed until the next call.
 func (m *lazyMerge) Next(rec *capture.Record) error {
-	if m.last >= 0 {
-		if m.advance(&m.live[0]) {
+	if m.popped {
+		m.popped = false
+		if m.peek(&m.live[0]) {
 			m.down(0)
 		} else {
-			n := len(m.live) - 1
-			m.live[0] = m.live[n]
-			m.live = m.live[:n]
-			if n > 0 {
-				m.down(0)
-			}
+			m.pop()
 		}
-		m.last = -1
 	}
-	for m.next < len(m.pending) {
-		i := m.pending[m.next]
-		if len(m.live) > 0 {
-			top := &m.live[0]
-			t := m.s.ins[i].firstTime
-			if t > top.rec.Time || t == top.rec.Time && i > top.in {
-				break
+	for {
+		for m.next < len(m.pending) {
+			i := m.pending[m.next]
+			if len(m.live) > 0 {
+				top := &m.live[0]
+				t := m.s.ins[i].firstTime
+				if t > top.t || t == top.t && i > top.in {
+					break
+				}
 			}
+			m.next++
+			m.start(i)
 		}
-		m.next++
-		m.start(i)
+		if len(m.live) == 0 {
+			return io.EOF
+		}
+		i := m.live[0].in
+		r := &m.recs[i]
+		if err := m.s.ins[i].reader.Next(r); err != nil {
+			// The header was there, the record is damaged.
+			m.drop(i, err)
+			m.pop()
+			continue
+		}
+		r.Source = i
+		*rec = *r
+		// Keep only the time (for the next custom block): not the bytes.
+		r.Data, r.Block = nil, nil
+		m.popped = true
+		return nil
 	}
-	if len(m.live) == 0 {
-		return io.EOF
-	}
-	m.last = 0
-	*rec = m.live[0].rec
-	return nil
 }
 
 func (m *lazyMerge) up(j int) {

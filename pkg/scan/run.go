@@ -124,9 +124,14 @@ const maxShards = 1024
 // blockSize is the size of the blocks inputs are read into: 256 KiB stays
 // in a core's 1 MiB L2 beside the flow table, where 1 MiB windows pushed
 // the table out (8% slower on bench-10m.pcap; 128 KiB measured the same).
-// Scans of many inputs at once use smaller blocks: memory first.
+// Scans of many inputs use smaller blocks: memory first, since every
+// input open at once holds one (and the merge may open them all when they
+// overlap in time).
 func blockSize(inputs int) int {
-	if inputs > 8 {
+	switch {
+	case inputs > 256:
+		return 16 << 10
+	case inputs > 8:
 		return 64 << 10
 	}
 	return 256 << 10
@@ -213,6 +218,7 @@ const maxKeep = 64
 // sets the feed to read them through a lazyMerge. Inputs that cannot be
 // opened twice (standard input, a caller's reader) are opened now.
 func (s *scan) openLazy(pool *capture.BlockPool) {
+	prescanPool := capture.NewBlockPool(8<<10, 2)
 	var pending, eager []int
 	for i, in := range s.ins {
 		s.feed.srcIn = append(s.feed.srcIn, i)
@@ -228,7 +234,7 @@ func (s *scan) openLazy(pool *capture.BlockPool) {
 			in.info = report.Input{Path: in.Name, LinkTypes: []uint32{}}
 			continue
 		}
-		if in.prescan(s, pool) {
+		if in.prescan(s, prescanPool) {
 			pending = append(pending, i)
 		}
 		s.feed.total += in.sizeHint
