@@ -467,3 +467,36 @@ func TestRotatedUnderFileLimit(t *testing.T) {
 		t.Errorf("summary %+v, want %+v (%d inputs)", g, w, len(got.Inputs))
 	}
 }
+
+// TestFIFOInStream: a FIFO named beside files in one stream is read once,
+// from its start (it cannot be opened twice to read its first packet's
+// time), and merged with the files.
+func TestFIFOInStream(t *testing.T) {
+	bin := pongscanBinary(t)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "live.pcap")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	cmd := exec.Command(bin, "scan", "-f", "json", "--progress", "never", pcaps+"rotated-1.pcap", fifo)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(pcaps + "rotated-2.pcap")
+	w.Write(raw)
+	w.Close()
+	cmd.Wait()
+	_, want, _ := runCLI(t, "scan", "-f", "json", pcaps+"rotated-1.pcap", pcaps+"rotated-2.pcap")
+	got, exp := jsonReport(t, stdout.String()), jsonReport(t, want)
+	if loopLines(got) != loopLines(exp) || got.Summary.Packets != exp.Summary.Packets {
+		t.Fatalf("FIFO stream: %s (%d packets), want %s (%d); stderr %s", loopLines(got), got.Summary.Packets,
+			loopLines(exp), exp.Summary.Packets, stderr.String())
+	}
+}

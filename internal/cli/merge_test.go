@@ -162,3 +162,46 @@ func loopLines(r *report.Report) string {
 func genCapture6(t *testing.T, path string) *benchgen.Stats {
 	return genCapture(t, path, 200000, 6)
 }
+
+// TestMergeRotatedSample: the two files of the rotated sample, scanned
+// apart (one report JSON, one JSON Lines) under one --stream-name and
+// merged, give the loop the scan of both finds: the loop crosses the
+// files. A third report of another stream stays apart.
+func TestMergeRotatedSample(t *testing.T) {
+	dir := t.TempDir()
+	r1, r2, r3 := filepath.Join(dir, "r1.json"), filepath.Join(dir, "r2.jsonl"), filepath.Join(dir, "other.json")
+	for _, args := range [][]string{
+		{"scan", "-f", "json", "--stream-name", "n1", "-o", r1, pcaps + "rotated-1.pcap"},
+		{"scan", "-f", "jsonl", "--stream-name", "n1", "-o", r2, pcaps + "rotated-2.pcap"},
+		{"scan", "-f", "json", "--stream-name", "n2", "-o", r3, pcaps + "rotated-2.pcap"},
+	} {
+		if code, _, stderr := runCLI(t, args...); code > ExitLoops {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+	_, out, _ := runCLI(t, "scan", "-f", "json", "--stream-name", "n1", pcaps+"rotated-1.pcap", pcaps+"rotated-2.pcap")
+	whole := jsonReport(t, out)
+	code, out, stderr := runCLI(t, "merge", r2, r3, r1)
+	if code != ExitLoops {
+		t.Fatalf("merge: exit %d: %s", code, stderr)
+	}
+	merged := jsonReport(t, out)
+	var n1 []report.Loop
+	for _, l := range merged.Loops {
+		if l.Stream == "n1" {
+			n1 = append(n1, l)
+		}
+	}
+	if len(whole.Loops) != 1 || len(n1) != 1 || loopLine(n1[0]) != loopLine(whole.Loops[0]) {
+		t.Fatalf("merged n1 loops %v, want %v", n1, whole.Loops)
+	}
+	if n1[0].Trigger.Query == nil || n1[0].Trigger.Query.Frame != whole.Loops[0].Trigger.Query.Frame {
+		t.Fatalf("trigger not taken from the first part: %+v", n1[0].Trigger)
+	}
+	if merged.Inputs[0].Stream != "n1" || merged.Inputs[2].Stream != "n2" {
+		t.Fatalf("inputs %+v", merged.Inputs)
+	}
+	if code, _, stderr := runCLI(t, "merge", filepath.Join(dir, "missing.json")); code != ExitTrouble || stderr == "" {
+		t.Fatalf("missing report: exit %d", code)
+	}
+}

@@ -58,6 +58,7 @@ func records(t *testing.T, name string, data []byte) (capture.Compression, []str
 	if err != nil {
 		return "", nil, err
 	}
+	defer r.Release()
 	var out []string
 	var rec capture.Record
 	for {

@@ -48,6 +48,7 @@ func readAll(t *testing.T, name string, data []byte, r io.Reader) outcome {
 		out.err = err.Error()
 		return out
 	}
+	defer cr.Release()
 	out.format, out.gzip = cr.Format(), cr.Compression() != ""
 	if out.format != capture.FormatPcap && out.format != capture.FormatPcapng {
 		t.Fatalf("format %q", out.format)

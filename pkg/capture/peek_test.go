@@ -29,6 +29,7 @@ func TestPeekTime(t *testing.T) {
 		if err != nil {
 			continue
 		}
+		defer r.Release()
 		for n := 0; ; n++ {
 			pt, perr := r.PeekTime()
 			var rec capture.Record

@@ -121,7 +121,9 @@ type iface struct {
 }
 
 // Open starts reading a capture from r and reads its file header. name is
-// used in errors only. A gzip stream is decompressed transparently.
+// used in errors only. A compressed stream is decompressed transparently.
+// Call Release when done: an xz or bzip2 stream is decompressed on a
+// goroutine of its own, which Release stops.
 func Open(name string, r io.Reader) (*Reader, error) {
 	return OpenSize(name, r, initialWindow)
 }
@@ -131,6 +133,7 @@ func Open(name string, r io.Reader) (*Reader, error) {
 func OpenSize(name string, r io.Reader, size int) (*Reader, error) {
 	cr := &Reader{name: name, w: newWindow(r, size, nil)}
 	if err := cr.start(); err != nil {
+		cr.Release()
 		return nil, err
 	}
 	return cr, nil
@@ -152,15 +155,17 @@ func OpenPooled(name string, r io.Reader, pool *BlockPool) (*Reader, error) {
 // reader must not be used again; records already returned stay valid while
 // their blocks are retained elsewhere.
 func (r *Reader) Release() {
+	// The decompressor first: it may read the outer window on a
+	// goroutine of its own until it is closed.
+	if r.dec != nil {
+		r.dec.Close()
+		r.dec = nil
+	}
 	if r.outer != nil {
 		r.outer.release()
 		r.outer = nil
 	}
 	r.w.release()
-	if r.dec != nil {
-		r.dec.Close()
-		r.dec = nil
-	}
 	if r.err == nil {
 		r.err = io.EOF
 	}

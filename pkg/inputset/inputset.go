@@ -190,7 +190,10 @@ func isCapture(path string) bool {
 		return true // the scan will say why it cannot be read
 	}
 	defer fh.Close()
-	_, err = capture.OpenSize(path, fh, 4096)
+	r, err := capture.OpenSize(path, fh, 4096)
+	if r != nil {
+		r.Release()
+	}
 	return err == nil || !capture.Foreign(err)
 }
 

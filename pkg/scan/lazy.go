@@ -19,18 +19,21 @@ import (
 // record first, ties to the input listed first.
 
 // prescan reads in's first record time (from the record's header only,
-// through small blocks) and closes it again. It reports whether the input
-// still needs reading: false when it could not be opened or read (the
-// error is kept) or holds no record.
-func (in *input) prescan(s *scan, pool *capture.BlockPool) bool {
+// through small blocks) and closes it again, unless it cannot be opened
+// twice (a FIFO or device named as a file), which stays open. It
+// reports what the input needs next.
+func (in *input) prescan(s *scan, pool *capture.BlockPool) prescanned {
 	in.open(s.ctx, pool)
 	if in.reader == nil {
-		return false
+		return prescanDone
 	}
 	in.sizeHint = in.size()
 	t, err := in.reader.PeekTime()
 	if t == capture.NoTime {
 		t = 0 // Next times a first custom block 0
+	}
+	if _, stream := in.rc.(readerSource); stream && err == nil {
+		return prescanOpen
 	}
 	switch {
 	case err == nil:
@@ -42,8 +45,19 @@ func (in *input) prescan(s *scan, pool *capture.BlockPool) bool {
 	}
 	in.close()
 	in.reader = nil
-	return in.hasFirst
+	if in.hasFirst {
+		return prescanLazy
+	}
+	return prescanDone
 }
+
+type prescanned int
+
+const (
+	prescanDone prescanned = iota // failed or empty: nothing more to read
+	prescanLazy                   // closed, to be opened at its first time
+	prescanOpen                   // a stream that cannot be reopened: read it from the start
+)
 
 // lazyMerge yields the records of a stream's inputs in time order,
 // opening each input when its first record is due and closing it at its

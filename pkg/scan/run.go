@@ -234,8 +234,11 @@ func (s *scan) openLazy(pool *capture.BlockPool) {
 			in.info = report.Input{Path: in.Name, LinkTypes: []uint32{}}
 			continue
 		}
-		if in.prescan(s, prescanPool) {
+		switch in.prescan(s, prescanPool) {
+		case prescanLazy:
 			pending = append(pending, i)
+		case prescanOpen:
+			eager = append(eager, i)
 		}
 		s.feed.total += in.sizeHint
 	}
