@@ -70,6 +70,7 @@ type file struct {
 	id      fileID // device and inode; zero when unknown
 	head    [32]byte
 	hasHead bool
+	stream  string // set by group
 }
 
 type fileID struct{ dev, ino uint64 }
@@ -157,8 +158,9 @@ func Expand(args []string, opts Options) (*Set, error) {
 			return nil, fmt.Errorf("%s: %v", a, unwrap(err))
 		}
 	}
-	files = set.dedupe(files)
+	files, copies := set.dedupe(files)
 	set.Streams = group(files, opts, re, set)
+	set.warnCopies(copies)
 	return set, nil
 }
 
@@ -209,17 +211,12 @@ func decompressedHead(path string) ([]byte, error) {
 
 // dedupe drops a file named again (same device and inode) and warns;
 // files whose decompressed starts are the same (a file and its .gz copy)
-// are kept, with a warning.
-func (s *Set) dedupe(files []*file) []*file {
+// are kept, and returned in pairs to warn about once streams are known.
+func (s *Set) dedupe(files []*file) ([]*file, [][2]*file) {
 	seen := map[fileID]string{}
-	heads := map[[32]byte]string{}
+	heads := map[[32]byte]*file{}
 	var out []*file
-	copies := 0
-	defer func() {
-		if copies > maxCopyWarnings {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("%d more inputs are copies of others", copies-maxCopyWarnings))
-		}
-	}()
+	var copies [][2]*file
 	for _, f := range files {
 		if f.id != (fileID{}) {
 			if first, ok := seen[f.id]; ok {
@@ -230,19 +227,32 @@ func (s *Set) dedupe(files []*file) []*file {
 		}
 		if f.hasHead {
 			if first, ok := heads[f.head]; ok {
-				if copies++; copies > maxCopyWarnings {
-					out = append(out, f)
-					continue
-				}
-				s.Warnings = append(s.Warnings, fmt.Sprintf("%s and %s hold the same packets at their start (a copy, perhaps compressed?): "+
-					"in one stream every packet they share counts twice; drop one, or scan them with --each", first, f.path))
+				copies = append(copies, [2]*file{first, f})
 			} else {
-				heads[f.head] = f.path
+				heads[f.head] = f
 			}
 		}
 		out = append(out, f)
 	}
-	return out
+	return out, copies
+}
+
+// warnCopies warns about files holding the same packets at their start.
+func (s *Set) warnCopies(copies [][2]*file) {
+	for i, c := range copies {
+		if i == maxCopyWarnings {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%d more inputs are copies of others", len(copies)-maxCopyWarnings))
+			break
+		}
+		a, b := c[0], c[1]
+		if a.stream == b.stream {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s and %s hold the same packets at their start (a copy, perhaps compressed?): "+
+				"in one stream every packet they share counts twice; drop one, or scan them with --each", a.path, b.path))
+		} else {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s and %s hold the same packets at their start (a copy, perhaps compressed?): "+
+				"their loops are reported once in each stream", a.path, b.path))
+		}
+	}
 }
 
 const maxCopyWarnings = 10
@@ -272,6 +282,7 @@ func group(files []*file, opts Options, re *regexp.Regexp, set *Set) []scan.Stre
 				name = m[1]
 			}
 		}
+		f.stream = name
 		st := byName[name]
 		if st == nil {
 			st = &scan.Stream{Name: name}
