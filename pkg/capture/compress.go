@@ -101,11 +101,12 @@ func newDecompressor(c Compression, r *window) (io.Reader, io.Closer, error) {
 		if err := checkXzHeader(r); err != nil {
 			return nil, nil, err
 		}
-		zr, err := xz.ReaderConfig{}.NewReader(wr)
+		tail := &footerWatch{r: wr}
+		zr, err := xz.ReaderConfig{}.NewReader(tail)
 		if err != nil {
 			return nil, nil, err
 		}
-		ra := newReadAhead(zr)
+		ra := newReadAhead(&xzChecked{r: zr, tail: tail})
 		return ra, ra, nil
 	}
 	return nil, nil, fmt.Errorf("no decompressor for %q", c)
@@ -301,4 +302,43 @@ func (a *readAhead) Close() error {
 		<-a.exited
 	}
 	return nil
+}
+
+// footerWatch remembers the last two non-zero bytes of an xz file, which
+// end its last stream footer ("YZ"; zero bytes after it are stream
+// padding).
+type footerWatch struct {
+	r     io.Reader
+	last2 [2]byte
+}
+
+func (f *footerWatch) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	for i := n - 1; i >= 0; i-- {
+		if p[i] != 0 {
+			if i > 0 {
+				f.last2 = [2]byte{p[i-1], p[i]}
+			} else {
+				f.last2 = [2]byte{f.last2[1], p[0]}
+			}
+			break
+		}
+	}
+	return n, err
+}
+
+// xzChecked turns the clean end ulikunitz/xz reports for some streams cut
+// short (a stream header followed by nothing, or by a byte) into the
+// unexpected end xz -dc reports: a stream ends with its footer.
+type xzChecked struct {
+	r    io.Reader
+	tail *footerWatch
+}
+
+func (x *xzChecked) Read(p []byte) (int, error) {
+	n, err := x.r.Read(p)
+	if errors.Is(err, io.EOF) && x.tail.last2 != [2]byte{'Y', 'Z'} {
+		err = fmt.Errorf("xz stream ends without its footer: %w", io.ErrUnexpectedEOF)
+	}
+	return n, err
 }

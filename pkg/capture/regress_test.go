@@ -147,3 +147,24 @@ func TestGzipReservedFlags(t *testing.T) {
 		t.Fatalf("error %v, want damage in the gzip header at byte 0", err)
 	}
 }
+
+// TestRegressionXzHeaderOnly: FuzzReader found that an xz stream header
+// followed by nothing, or by one byte, read as an empty file: ulikunitz/xz
+// returns a clean end. xz -dc calls it an unexpected end of input; so do
+// we, as a cut file. A whole stream with padding after its footer reads.
+func TestRegressionXzHeaderOnly(t *testing.T) {
+	for _, data := range [][]byte{
+		[]byte("\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4F"),
+		[]byte("\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4F0"),
+	} {
+		checkStream(t, data)
+		_, err := capture.Open("x.xz", bytes.NewReader(data))
+		if !errors.Is(err, capture.ErrCut) || !strings.Contains(err.Error(), "without its footer") {
+			t.Fatalf("%q: error %v, want a cut xz stream", data, err)
+		}
+	}
+	padded := append(xzCompress(seedPcap()), 0, 0, 0, 0, 0, 0, 0, 0)
+	if _, recs, err := records(t, "padded.xz", padded); err != nil || len(recs) != 3 {
+		t.Fatalf("stream padding: %d records, error %v", len(recs), err)
+	}
+}
