@@ -87,6 +87,13 @@ func TestEachCopies(t *testing.T) {
 		t.Errorf("stderr %q does not warn about the copy", stderr)
 	}
 
+	// CSV rows carry the stream and open_at_start, last.
+	_, csvOut, _ := runCLI(t, "scan", "-f", "csv", "--each", a, b)
+	rows := strings.Split(strings.TrimSpace(csvOut), "\n")
+	if len(rows) != 3 || !strings.HasSuffix(rows[0], ",stream,open_at_start") || !strings.HasSuffix(rows[2], ","+b+",false") {
+		t.Errorf("csv:\n%s", csvOut)
+	}
+
 	_, out, stderr = runCLI(t, "scan", "-f", "json", a, b)
 	r = jsonReport(t, out)
 	if len(r.Loops) != 1 || r.Loops[0].Packets != 2*want.Packets {

@@ -26,6 +26,7 @@ var CSVHeader = []string{
 	"query_file", "query_frame", "query_time", "query_id", "qname", "qtype",
 	"response_file", "response_frame", "response_time", "rcode",
 	"first_non_dns_file", "first_non_dns_frame", "first_non_dns_time", "delay_ms",
+	"stream", "open_at_start",
 }
 
 func (csvPrinter) Print(w io.Writer, r *Report) error {
@@ -70,6 +71,7 @@ func (csvPrinter) Print(w io.Writer, r *Report) error {
 			q.File, blank(q.Frame), q.Time, qid, q.QName, q.QType,
 			r.File, blank(r.Frame), r.Time, r.RCode,
 			t.FirstNonDNS.File, u(t.FirstNonDNS.Frame), t.FirstNonDNS.Time, delay,
+			l.Stream, strconv.FormatBool(l.OpenAtStart),
 		}
 		for k := range row {
 			// Escape first: it turns a leading tab or CR into text,
