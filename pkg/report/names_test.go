@@ -37,13 +37,13 @@ func TestTableNamesCollidingFiles(t *testing.T) {
 	pkt := Packet{File: "d2/cap.pcap", Frame: 7}
 	r := &Report{
 		Inputs: []Input{{Path: "d1/cap.pcap"}, {Path: "d2/cap.pcap"}},
-		Loops:  []Loop{{FirstPacket: pkt, Trigger: Trigger{FirstNonDNS: FirstNonDNS{Packet: pkt}}}},
+		Loops:  []Loop{{Stream: "ns2\x1b", FirstPacket: pkt, Trigger: Trigger{FirstNonDNS: FirstNonDNS{Packet: pkt}}}},
 	}
 	var b bytes.Buffer
 	if err := Table().Print(&b, r); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "d2/cap.pcap#7") {
+	if !strings.Contains(b.String(), "d2/cap.pcap#7") || !strings.Contains(b.String(), "Loop 1 in stream ns2\\x1b: ") {
 		t.Fatalf("table does not name d2/cap.pcap#7:\n%s", b.String())
 	}
 }

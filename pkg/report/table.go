@@ -87,7 +87,11 @@ func hostPort(e Endpoint) string {
 }
 
 func printLoop(w *errWriter, n int, l *Loop) {
-	w.printf("\nLoop %d: %s <-> %s, %d packets in %.3f s (%.1f/s, peak %d/s)", n, hostPort(l.Client), hostPort(l.Server), l.Packets, l.DurationS, l.RatePPS, l.PeakPPS)
+	stream := ""
+	if l.Stream != "" {
+		stream = " in stream " + Escape(l.Stream)
+	}
+	w.printf("\nLoop %d%s: %s <-> %s, %d packets in %.3f s (%.1f/s, peak %d/s)", n, stream, hostPort(l.Client), hostPort(l.Server), l.Packets, l.DurationS, l.RatePPS, l.PeakPPS)
 	if l.OngoingAtEnd {
 		w.printf(", still running at the end of the capture")
 	}
