@@ -142,6 +142,9 @@ func Expand(args []string, opts Options) (*Set, error) {
 				return nil
 			}
 			st, err := os.Stat(p) // follows a symbolic link
+			if err == nil && st.IsDir() {
+				return nil // a link to a directory: not followed (no cycles)
+			}
 			if err != nil || !st.Mode().IsRegular() {
 				set.Skipped = append(set.Skipped, p)
 				return nil

@@ -42,6 +42,10 @@ func TestExpand(t *testing.T) {
 	write(t, filepath.Join(dir, "ns2", "README"), []byte("hello\n"))
 	write(t, filepath.Join(dir, "ns2", "fake.pcap"), []byte("0123456789abcdef0123456789"))
 	d := func(p string) string { return filepath.Join(dir, p) }
+	// A link to a directory (here a cycle) is not followed, nor counted.
+	if err := os.Symlink(dir, d("ns1/loop")); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name     string
