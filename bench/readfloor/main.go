@@ -4,10 +4,17 @@
 // without copying it, touches the data by xoring its first and last bytes
 // into a checksum, and prints the packet count and the seconds taken:
 //
-//	readfloor [-pcapgo] FILE...
+//	readfloor [-pcapgo | -capture] FILE...
 //
 // No gopacket, no decoding. A gzip-compressed file is decompressed with
-// compress/gzip, which makes it the decompression floor instead.
+// compress/gzip, which makes it the decompression floor instead. "-"
+// reads standard input: `zstd -dc FILE | readfloor -` is the floor behind
+// a command-line decompressor.
+//
+// With -capture the records are read by pongscan's own reader
+// (pkg/capture), which decompresses gzip, zstd, lz4, xz and bzip2 in the
+// process: compared with `TOOL -dc FILE | readfloor -` it measures the
+// decompression libraries against their command-line tools.
 //
 // With -pcapgo the loop reads records with gopacket's pcapgo.Reader and
 // ZeroCopyReadPacketData (over the same 1 MiB bufio.Reader) and touches
@@ -28,10 +35,13 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/pongscan/pongscan/pkg/capture"
 )
 
 func main() {
 	usePcapgo := flag.Bool("pcapgo", false, "read records with gopacket's pcapgo.Reader.ZeroCopyReadPacketData")
+	useCapture := flag.Bool("capture", false, "read records with pongscan's pkg/capture (any compression)")
 	flag.Parse()
 	if flag.NArg() < 1 {
 		fmt.Fprintln(os.Stderr, "usage: readfloor [-pcapgo] FILE...")
@@ -40,7 +50,7 @@ func main() {
 	rc := 0
 	for _, p := range flag.Args() {
 		start := time.Now()
-		n, sum, err := readFile(p, *usePcapgo)
+		n, sum, err := readFile(p, *usePcapgo, *useCapture)
 		secs := time.Since(start).Seconds()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "readfloor: %s: %v\n", p, err)
@@ -52,16 +62,46 @@ func main() {
 	os.Exit(rc)
 }
 
-func readFile(path string, usePcapgo bool) (uint64, byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, 0, err
+func readFile(path string, usePcapgo, useCapture bool) (uint64, byte, error) {
+	f := os.Stdin
+	if path != "-" {
+		var err error
+		if f, err = os.Open(path); err != nil {
+			return 0, 0, err
+		}
+		defer f.Close()
 	}
-	defer f.Close()
+	if useCapture {
+		return readCapture(path, f)
+	}
 	if usePcapgo {
 		return readPcapgo(f)
 	}
 	return read(f)
+}
+
+// readCapture is read through pongscan's reader.
+func readCapture(name string, r io.Reader) (uint64, byte, error) {
+	cr, err := capture.OpenSize(name, r, 256<<10)
+	if err != nil {
+		return 0, 0, err
+	}
+	var n uint64
+	var sum byte
+	var rec capture.Record
+	for {
+		err := cr.Next(&rec)
+		if errors.Is(err, io.EOF) {
+			return n, sum, nil
+		}
+		if err != nil {
+			return n, sum, err
+		}
+		if len(rec.Data) > 0 {
+			sum ^= rec.Data[0] ^ rec.Data[len(rec.Data)-1]
+		}
+		n++
+	}
 }
 
 // readPcapgo is read through gopacket's pcapgo reader.

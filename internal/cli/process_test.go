@@ -75,8 +75,8 @@ func pongscanBinary(t *testing.T, cgo string) string {
 	return bin
 }
 
-// genCapture writes a benchgen capture of n packets (3 planted loops).
-func genCapture(t *testing.T, n int) string {
+// genBenchCapture writes a benchgen capture of n packets (3 planted loops).
+func genBenchCapture(t *testing.T, n int) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), fmt.Sprintf("gen-%d.pcap", n))
 	f, err := os.Create(p)
@@ -181,7 +181,7 @@ func checkReport(t *testing.T, stdout string) {
 // standard input.
 func TestProcessPassesThrough(t *testing.T) {
 	bin := pongscanBinary(t, "0")
-	capture := genCapture(t, 20000)
+	capture := genBenchCapture(t, 20000)
 	missing := filepath.Join(t.TempDir(), "missing.pcap")
 	for name, args := range map[string][]string{
 		"loops":     {"scan", "--format", "json", "--progress", "never", capture},
@@ -276,7 +276,7 @@ func TestProcessOutOfMemoryIsOneLine(t *testing.T) {
 // 1250: up to about 1250 MiB the runtime may die before main (1 run in 20
 // of the default build at 1280 MiB).
 func TestProcessUnderAddressSpaceLimits(t *testing.T) {
-	capture := genCapture(t, 200000)
+	capture := genBenchCapture(t, 200000)
 	args := []string{"scan", "--format", "json", "--progress", "never", capture}
 	for _, cgo := range []string{"0", ""} {
 		bin := pongscanBinary(t, cgo)
@@ -518,7 +518,7 @@ func inCgroup(t *testing.T, cg string, env []string, bin string, args ...string)
 // supervisor says in one line with status 3.
 func TestProcessInMemoryCgroup(t *testing.T) {
 	bin := pongscanBinary(t, "0")
-	capture := genCapture(t, 200000)
+	capture := genBenchCapture(t, 200000)
 	args := []string{"scan", "--format", "json", "--progress", "never", capture}
 
 	cg := memoryCgroup(t, 256<<20)

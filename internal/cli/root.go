@@ -108,6 +108,7 @@ the first non-DNS reply), how fast it runs and whether it is still running.
 		return fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())
 	})
 	root.AddCommand(NewScanCmd(stdin, stdout, stderr, runScan))
+	root.AddCommand(newMergeCmd(stdin, stdout, stderr))
 	root.AddCommand(newVersionCmd(stdout))
 	return root
 }

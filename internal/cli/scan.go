@@ -47,6 +47,14 @@ type ScanOptions struct {
 	RRL        bool
 	CPUProfile string
 	MemProfile string
+	// Batch and fleet scans (batch.go).
+	Each       bool
+	StreamBy   string
+	StreamName string
+	FilesFrom  string
+	Verbose    bool
+	Output     string
+	CSVTable   string
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -63,10 +71,19 @@ func NewScanCmd(stdin io.Reader, stdout, stderr io.Writer, runF func(*ScanOption
 	cmd := &cobra.Command{
 		Use:   "scan [flags] FILE...",
 		Short: "Scan captures for machine-pong loops",
-		Long: `Scan reads one or more captures (pcap or pcapng, optionally gzip-compressed;
-"-" reads standard input) as one stream merged in timestamp order, so a loop
-that crosses rotated files is one loop. Packets are named by their own file
-and 1-based frame number, as Wireshark numbers them.
+		Long: `Scan reads one or more captures (pcap or pcapng, optionally compressed with
+gzip, zstd, lz4, xz or bzip2, recognised by content; "-" reads standard
+input) as one stream merged in timestamp order, so a loop that crosses
+rotated files is one loop. Packets are named by their own file and 1-based
+frame number, as Wireshark numbers them.
+
+A directory is walked recursively: captures are recognised by content, other
+files skipped and counted (-v names them). --files-from reads more paths.
+Files of a stream are read in the order of their first packet, each opened
+only when the merge reaches it. --each scans every file as a stream of its
+own, --stream-by groups files into streams by directory or by a pattern of
+the file name; streams are scanned independently, several at once. Inputs of
+one stream that overlap in time give a warning.
 
 Two detectors look at every UDP flow:
 
@@ -94,17 +111,27 @@ request/response traffic is not a loop. Each finding carries its evidence.
 ` + exitStatusHelp,
 		Example: `  pongscan scan capture.pcap
   pongscan scan --format json rotated-*.pcap.gz > report.json
+  pongscan scan --stream-by dir --format jsonl -o fleet.jsonl /srv/captures/
+  pongscan scan --each sensor-a.pcap.zst sensor-b.pcap.zst
   tcpdump -i eth0 -w - udp port 53 | pongscan scan -`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && opts.FilesFrom == "" {
+				return errors.New("requires at least 1 arg(s), only received 0 (or --files-from)")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args
 			opts.Context = cmd.Context()
 			opts.Format = strings.ToLower(opts.Format)
 			opts.Progress = strings.ToLower(opts.Progress)
 			switch opts.Format {
-			case "table", "json", "csv":
+			case "table", "json", "csv", "jsonl":
 			default:
-				return fmt.Errorf("--format must be table, json or csv, not %q", opts.Format)
+				return fmt.Errorf("--format must be table, json, jsonl or csv, not %q", opts.Format)
+			}
+			if err := checkBatchFlags(opts); err != nil {
+				return err
 			}
 			switch opts.Progress {
 			case "auto", "always", "never":
@@ -158,7 +185,7 @@ request/response traffic is not a loop. Each finding carries its evidence.
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&opts.Format, "format", "f", "table", "output format: table, json or csv")
+	f.StringVarP(&opts.Format, "format", "f", "table", "output format: table, json, jsonl (JSON Lines with ECS field names: each stream's loops and inputs as soon as the stream is scanned, a summary last) or csv")
 	f.UintSliceVar(&ports, "dns-port", nil, "extra UDP port served by DNS, besides 53 (repeatable)")
 	f.UintSliceVar(&servicePorts, "service-port", nil, "extra responder service port, besides echo 7, daytime 13, QOTD 17, chargen 19 and time 37: a side on it answers with every packet that is not a request (repeatable)")
 	rd := detect.DefaultRunConfig
@@ -170,7 +197,7 @@ request/response traffic is not a loop. Each finding carries its evidence.
 	f.DurationVar(&opts.MaxDelay, "max-delay", def.MaxDelay, "longest gap between the trigger answer and the first non-DNS packet")
 	f.DurationVar(&opts.Idle, "idle", def.Idle, "a gap this long ends a loop; a loop is still running if its last packet is closer than this to the end of the input")
 	f.IntVar(&opts.MinPackets, "min-packets", def.MinPackets, "packets a loop needs to be reported; shorter ones are bounces")
-	f.IntVar(&opts.MaxFlows, "max-flows", def.MaxFlows, "cap on the flows each detector tracks in the whole scan (DNS flows take about 170 bytes); beyond it the flow due to expire soonest is evicted, sparing flows in a loop")
+	f.IntVar(&opts.MaxFlows, "max-flows", def.MaxFlows, "cap on the flows each detector tracks in a stream (DNS flows take about 170 bytes); beyond it the flow due to expire soonest is evicted, sparing flows in a loop")
 	f.DurationVar(&opts.FlowTimeout, "flow-timeout", def.FlowTimeout, "keep a DNS flow with unanswered queries this long without traffic (other flows go after --idle)")
 	f.BoolVar(&opts.Parallel, "parallel", true, "run the detector shards on goroutines of their own, beside the one reading the inputs; false: one goroutine does everything. Reports are identical either way")
 	f.IntVar(&opts.Shards, "shards", 0, "detector shards: flows are split between them by a hash of their endpoints (0: one per usable core, or 1 with --parallel=false); reports are identical for any number")
@@ -188,6 +215,7 @@ request/response traffic is not a loop. Each finding carries its evidence.
 	f.StringVar(&ff.to, "to", "", "keep packets before this time (exclusive, as editcap -B): RFC 3339 or seconds since the capture's start")
 	completeValues(cmd, "format", formatValues)
 	completeValues(cmd, "progress", progressValues)
+	addBatchFlags(f, opts)
 	return cmd
 }
 
@@ -232,7 +260,22 @@ func runScan(o *ScanOptions) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	res := scan.Run(ctx, scan.Files(o.Stdin, o.Files...), so)
+	set, err := expandInputs(o)
+	if err != nil {
+		return err
+	}
+	out, err := openOutput(o)
+	if err != nil {
+		return err
+	}
+	defer out.abort()
+	var jl *jsonlStream
+	if o.Format == "jsonl" {
+		jl = newJSONLStream(out.w, o.Stderr)
+		so.OnStream = jl.stream
+	}
+	res := scan.RunStreams(ctx, set.Streams, so)
+	res.Report.Warnings = append(set.Warnings, res.Report.Warnings...)
 	if o.MemProfile != "" {
 		if pf, err := os.Create(o.MemProfile); err == nil {
 			_ = pprof.WriteHeapProfile(pf)
@@ -248,6 +291,11 @@ func runScan(o *ScanOptions) error {
 		p = report.JSON()
 	case "csv":
 		p = report.CSV()
+		if o.CSVTable == "inputs" {
+			p = report.CSVInputs()
+		}
+	case "jsonl":
+		p = jl
 	default:
 		p = report.TableWith(tableLayout(o.Stdout))
 	}
@@ -257,10 +305,16 @@ func runScan(o *ScanOptions) error {
 		fmt.Fprintf(o.Stderr, "pongscan: %s\n", report.Escape(err.Error()))
 		res.Errors = append(res.Errors, err)
 	}
-	bw := bufio.NewWriter(o.Stdout)
+	for _, w := range res.Report.Warnings {
+		fmt.Fprintf(o.Stderr, "pongscan: warning: %s\n", report.Escape(w))
+	}
+	bw := bufio.NewWriter(out.w)
 	perr := p.Print(bw, res.Report)
 	if err := bw.Flush(); perr == nil {
 		perr = err
+	}
+	if perr == nil {
+		perr = out.commit()
 	}
 	for _, err := range res.Errors {
 		fmt.Fprintf(o.Stderr, "pongscan: %s\n", report.Escape(err.Error()))

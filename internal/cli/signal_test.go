@@ -121,10 +121,19 @@ func TestSignalStopsScan(t *testing.T) {
 func TestSecondSignalExitsAtOnce(t *testing.T) {
 	bin := pongscanBinary(t, "")
 	// 400 inputs make a JSON report of about 100 KiB: more than a pipe
-	// holds.
+	// holds. (Copies: the same file named twice is read once.)
 	args := []string{"scan", "-f", "json"}
-	for range 400 {
-		args = append(args, "../../testdata/pcaps/bounce.pcap")
+	raw, err := os.ReadFile("../../testdata/pcaps/bounce.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for i := range 400 {
+		p := filepath.Join(dir, fmt.Sprintf("bounce-%d.pcap", i))
+		if err := os.WriteFile(p, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, p)
 	}
 	cmd := exec.Command(bin, args...)
 	r, w, err := os.Pipe()
@@ -171,5 +180,54 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "SIGINT again") {
 		t.Errorf("stderr %q does not say why it exited", stderr.String())
+	}
+}
+
+// A scan waiting to open a FIFO nobody writes yet (the kernel holds the
+// open, and Go restarts it after a signal) still stops on SIGTERM, with
+// the report of what the other streams read.
+func TestSignalWhileOpeningFIFO(t *testing.T) {
+	bin := pongscanBinary(t, "")
+	fifo := filepath.Join(t.TempDir(), "z-live.pcap")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	cmd := exec.Command(bin, "scan", "-f", "json", "--each", "../../testdata/pcaps/machine-pong.pcap", fifo)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitUntil(t, "the FIFO's open", func() bool {
+		for _, p := range children(cmd.Process.Pid) {
+			tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", p))
+			for _, f := range tasks {
+				if b, _ := os.ReadFile(f); strings.Contains(string(b), "fifo") || strings.Contains(string(b), "wait_for_partner") {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGTERM did not stop a scan waiting for a FIFO's writer")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 143 {
+		t.Errorf("exit %d, want 143; stderr %s", code, stderr.String())
+	}
+	var rep struct {
+		Summary struct {
+			Interrupted bool `json:"interrupted"`
+		} `json:"summary"`
+		Loops []json.RawMessage `json:"loops"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || !rep.Summary.Interrupted || len(rep.Loops) != 1 {
+		t.Errorf("report: %v, interrupted %v, %d loops (want the other stream's one)", err, rep.Summary.Interrupted, len(rep.Loops))
 	}
 }

@@ -79,7 +79,9 @@ func TestHeadlineWhenNothingRead(t *testing.T) {
 		want string
 	}{
 		{[]string{"scan", "/nonexistent/x.pcap"}, "Nothing scanned: the input could not be read.\n"},
-		{[]string{"scan", "/nonexistent/x.pcap", "../../testdata"}, "Nothing scanned: none of the 2 inputs could be read.\n"},
+		// A named file that is not a capture is an input that could not
+		// be read (a directory is walked: issue 10).
+		{[]string{"scan", "/nonexistent/x.pcap", "../../README.md"}, "Nothing scanned: none of the 2 inputs could be read.\n"},
 		{[]string{"scan", "/nonexistent/x.pcap", "../../testdata/pcaps/machine-pong.pcap"}, "1 machine-pong loop found (1 of 2 inputs could not be read).\n"},
 		{[]string{"scan", "../../testdata/pcaps/cut.pcap"}, "(1 read only up to an error).\n"},
 	}

@@ -97,7 +97,14 @@ func (w *window) fill(n int) {
 			copy(nb, w.buf[:w.end])
 			w.buf = nb
 		}
-		m, err := w.r.Read(w.buf[w.end:])
+		end := len(w.buf)
+		if w.pool != nil && end > w.pool.size {
+			// A buffer grown for a large record reads no further
+			// than the record: left unread, the next bytes would
+			// keep the large buffer alive (see Reader.Compact).
+			end = min(end, w.pos+n)
+		}
+		m, err := w.r.Read(w.buf[w.end:end])
 		w.end += m
 		if err != nil {
 			w.err = err

@@ -49,7 +49,7 @@ type Error struct {
 	File   string // path as given, "-" for standard input
 	Frame  uint64 // frame being read when the error happened (1-based); 0 in the file header
 	Offset int64  // byte offset in the (decompressed) stream
-	Gzip   bool   // Offset counts decompressed bytes
+	Gzip   bool   // Offset counts decompressed bytes (any compression, not only gzip)
 	Err    error
 }
 
@@ -93,7 +93,9 @@ type Reader struct {
 	w      *window
 	outer  *window // the compressed stream's window, when w reads a decompressor
 	pool   *BlockPool
-	gz     bool
+	gz     bool        // the stream is compressed: offsets count decompressed bytes
+	codec  Compression // which compression
+	dec    io.Closer   // releases the decompressor, when it holds resources
 	format Format
 	order  binary.ByteOrder
 	frame  uint64
@@ -119,7 +121,9 @@ type iface struct {
 }
 
 // Open starts reading a capture from r and reads its file header. name is
-// used in errors only. A gzip stream is decompressed transparently.
+// used in errors only. A compressed stream is decompressed transparently.
+// Call Release when done: an xz or bzip2 stream is decompressed on a
+// goroutine of its own, which Release stops.
 func Open(name string, r io.Reader) (*Reader, error) {
 	return OpenSize(name, r, initialWindow)
 }
@@ -129,6 +133,7 @@ func Open(name string, r io.Reader) (*Reader, error) {
 func OpenSize(name string, r io.Reader, size int) (*Reader, error) {
 	cr := &Reader{name: name, w: newWindow(r, size, nil)}
 	if err := cr.start(); err != nil {
+		cr.Release()
 		return nil, err
 	}
 	return cr, nil
@@ -150,6 +155,12 @@ func OpenPooled(name string, r io.Reader, pool *BlockPool) (*Reader, error) {
 // reader must not be used again; records already returned stay valid while
 // their blocks are retained elsewhere.
 func (r *Reader) Release() {
+	// The decompressor first: it may read the outer window on a
+	// goroutine of its own until it is closed.
+	if r.dec != nil {
+		r.dec.Close()
+		r.dec = nil
+	}
 	if r.outer != nil {
 		r.outer.release()
 		r.outer = nil
@@ -167,7 +178,10 @@ func (r *Reader) Name() string { return r.name }
 func (r *Reader) Format() Format { return r.format }
 
 // Gzip reports whether the stream was gzip-compressed.
-func (r *Reader) Gzip() bool { return r.gz }
+func (r *Reader) Gzip() bool { return r.codec == CompressGzip }
+
+// Compression is the stream's compression, "" when none.
+func (r *Reader) Compression() Compression { return r.codec }
 
 // LinkTypes lists the distinct link types declared so far by the file
 // header or pcapng interface descriptions, in order of appearance.
@@ -182,7 +196,7 @@ func (r *Reader) fail(frame uint64, off int64, err error) error {
 }
 
 // cut describes a structure the stream ended inside: ErrCut when the bytes
-// ran out or could not be read, ErrDamaged when a broken gzip stream
+// ran out or could not be read, ErrDamaged when a broken compressed stream
 // (bad data, bad checksum) stopped them. The read error is wrapped too.
 func (r *Reader) cut(format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)

@@ -120,9 +120,12 @@ func TestRegressionPcapngShortBlock(t *testing.T) {
 // stream whose pcap header fails at decompressed byte 20, past the end of
 // the input. That is right (the fuzz harness was wrong to expect offsets
 // inside the input): an error in a gzip stream is flagged Gzip and counts
-// decompressed bytes, and says so.
+// decompressed bytes, and says so. (The fuzzer's header flags byte was
+// 'A', with reserved bit 0x40 set: gzip -dc and klauspost's inflate
+// refuse that header, as TestGzipReservedFlags checks, so the flags here
+// are FTEXT.)
 func TestRegressionGzipOffsetPastInput(t *testing.T) {
-	data := []byte("\x1f\x8b\bA000000\xbarx\xd3B&\x0620")
+	data := []byte("\x1f\x8b\b\x01000000\xbarx\xd3B&\x0620")
 	checkStream(t, data)
 	_, err := capture.Open("x.pcap.gz", bytes.NewReader(data))
 	var ce *capture.Error
@@ -131,5 +134,37 @@ func TestRegressionGzipOffsetPastInput(t *testing.T) {
 	}
 	if !ce.Gzip || ce.Offset != 20 || ce.Frame != 0 || !strings.Contains(err.Error(), "x.pcap.gz: decompressed byte 20: ") {
 		t.Fatalf("error %q (gzip %v, frame %d, byte %d), want the pcap header's link type at decompressed byte 20", err, ce.Gzip, ce.Frame, ce.Offset)
+	}
+}
+
+// TestGzipReservedFlags: a gzip header with a reserved flag bit set is
+// damage at byte 0, as gzip -dc says ("has flags 0x40 -- not supported").
+func TestGzipReservedFlags(t *testing.T) {
+	data := []byte("\x1f\x8b\bA000000\xbarx\xd3B&\x0620")
+	_, err := capture.Open("x.pcap.gz", bytes.NewReader(data))
+	var ce *capture.Error
+	if !errors.As(err, &ce) || !errors.Is(err, capture.ErrDamaged) || ce.Offset != 0 || !strings.Contains(err.Error(), "gzip header") {
+		t.Fatalf("error %v, want damage in the gzip header at byte 0", err)
+	}
+}
+
+// TestRegressionXzHeaderOnly: FuzzReader found that an xz stream header
+// followed by nothing, or by one byte, read as an empty file: ulikunitz/xz
+// returns a clean end. xz -dc calls it an unexpected end of input; so do
+// we, as a cut file. A whole stream with padding after its footer reads.
+func TestRegressionXzHeaderOnly(t *testing.T) {
+	for _, data := range [][]byte{
+		[]byte("\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4F"),
+		[]byte("\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4F0"),
+	} {
+		checkStream(t, data)
+		_, err := capture.Open("x.xz", bytes.NewReader(data))
+		if !errors.Is(err, capture.ErrCut) || !strings.Contains(err.Error(), "without its footer") {
+			t.Fatalf("%q: error %v, want a cut xz stream", data, err)
+		}
+	}
+	padded := append(xzCompress(seedPcap()), 0, 0, 0, 0, 0, 0, 0, 0)
+	if _, recs, err := records(t, "padded.xz", padded); err != nil || len(recs) != 3 {
+		t.Fatalf("stream padding: %d records, error %v", len(recs), err)
 	}
 }

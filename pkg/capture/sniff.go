@@ -2,7 +2,6 @@ package capture
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -26,24 +25,27 @@ func (r *Reader) start() error {
 		}
 		return r.fail(0, 0, ErrEmpty)
 	}
-	if bytes.HasPrefix(head, magicGzip) {
-		zr, err := gzip.NewReader(&windowReader{r.w})
+	if c := compressionOf(head); c != "" {
+		zr, closer, err := newDecompressor(c, r.w)
 		if err != nil {
 			sentinel := ErrDamaged
-			if errors.Is(err, io.ErrUnexpectedEOF) {
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 				sentinel = ErrCut
 			}
-			return r.fail(0, 0, fmt.Errorf("%w: gzip header: %v", sentinel, err))
+			return r.fail(0, 0, fmt.Errorf("%w: %s header: %v", sentinel, c, err))
 		}
-		r.gz = true
+		r.gz, r.codec, r.dec = true, c, closer
 		r.outer = r.w
 		r.w = newWindow(zr, len(r.w.buf), r.pool)
 		head, _ = r.w.peek(8)
 		if len(head) == 0 {
 			if r.w.err != nil && !errors.Is(r.w.err, io.EOF) {
-				return r.fail(0, 0, r.cut("gzip stream holds no data"))
+				return r.fail(0, 0, r.cut("%s stream holds no data", c))
 			}
 			return r.fail(0, 0, ErrEmpty)
+		}
+		if compressionOf(head) != "" {
+			return r.fail(0, 0, fmt.Errorf("%w: %s inside %s (decompress it first)", ErrUnsupported, compressionOf(head), c))
 		}
 	}
 	switch {
@@ -53,14 +55,6 @@ func (r *Reader) start() error {
 	case len(head) >= 4 && isPcapMagic(head[:4]):
 		r.format = FormatPcap
 		return r.startPcap()
-	case bytes.HasPrefix(head, magicZstd):
-		return r.fail(0, 0, fmt.Errorf("%w: zstd-compressed (decompress it first: zstd -d)", ErrUnsupported))
-	case bytes.HasPrefix(head, magicXz):
-		return r.fail(0, 0, fmt.Errorf("%w: xz-compressed (decompress it first: xz -d)", ErrUnsupported))
-	case bytes.HasPrefix(head, magicBzip2):
-		return r.fail(0, 0, fmt.Errorf("%w: bzip2-compressed (decompress it first: bunzip2)", ErrUnsupported))
-	case bytes.HasPrefix(head, magicLz4):
-		return r.fail(0, 0, fmt.Errorf("%w: lz4-compressed (decompress it first: lz4 -d)", ErrUnsupported))
 	case bytes.HasPrefix(head, magicSnoop):
 		return r.fail(0, 0, fmt.Errorf("%w: Solaris snoop capture (convert it: editcap -F pcap)", ErrUnsupported))
 	}
@@ -70,7 +64,7 @@ func (r *Reader) start() error {
 	return r.fail(0, 0, fmt.Errorf("%w: unknown magic %x", ErrNotCapture, head[:4]))
 }
 
-// windowReader lets gzip read through the window that sniffed the magic.
+// windowReader lets a decompressor read through the window that sniffed the magic.
 type windowReader struct{ w *window }
 
 func (wr *windowReader) Read(p []byte) (int, error) {

@@ -26,6 +26,9 @@ var CSVHeader = []string{
 	"query_file", "query_frame", "query_time", "query_id", "qname", "qtype",
 	"response_file", "response_frame", "response_time", "rcode",
 	"first_non_dns_file", "first_non_dns_frame", "first_non_dns_time", "delay_ms",
+	"stream", "open_at_start",
+	// The loop's stable id and what the finding rests on.
+	"id", "evidence_rule", "evidence_cycle",
 	// The next steps (followup_csv.go): verbatim, as commands.
 	"wireshark_filter", "tshark", "editcap", "decode_as", "nft", "iptables", "bpf", "rrl", "extract_file",
 }
@@ -72,6 +75,8 @@ func (csvPrinter) Print(w io.Writer, r *Report) error {
 			q.File, blank(q.Frame), q.Time, qid, q.QName, q.QType,
 			r.File, blank(r.Frame), r.Time, r.RCode,
 			t.FirstNonDNS.File, u(t.FirstNonDNS.Frame), t.FirstNonDNS.Time, delay,
+			l.Stream, strconv.FormatBool(l.OpenAtStart),
+			l.ID, evidenceRule(l), evidenceCycle(l),
 		}
 		for k := range row {
 			// Escape first: it turns a leading tab or CR into text,
@@ -102,4 +107,18 @@ func CSVSafe(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+func evidenceRule(l *Loop) string {
+	if l.Evidence == nil {
+		return ""
+	}
+	return l.Evidence.Rule
+}
+
+func evidenceCycle(l *Loop) string {
+	if l.Evidence == nil {
+		return ""
+	}
+	return l.Evidence.Cycle
 }

@@ -26,6 +26,9 @@ type Report struct {
 	Settings Settings `json:"settings"`
 	Summary  Summary  `json:"summary"`
 	Loops    []Loop   `json:"loops"`
+	// Warnings are problems that did not stop the scan: inputs of one
+	// stream overlapping in time, the same file named twice.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Settings echoes the thresholds the scan used.
@@ -56,14 +59,19 @@ type LoopSettings struct {
 
 // Input describes one input file.
 type Input struct {
-	Path      string   `json:"path"`
-	Format    string   `json:"format,omitempty"` // pcap or pcapng; empty when unreadable
-	Gzip      bool     `json:"gzip,omitempty"`
-	LinkTypes []uint32 `json:"link_types"`
-	Packets   uint64   `json:"packets"`
-	First     string   `json:"first,omitempty"` // RFC 3339 UTC, nanoseconds
-	Last      string   `json:"last,omitempty"`
-	Error     string   `json:"error,omitempty"`
+	Path string `json:"path"`
+	// Stream names the input's stream; absent for the one stream of a
+	// plain scan.
+	Stream string `json:"stream,omitempty"`
+	Format string `json:"format,omitempty"` // pcap or pcapng; empty when unreadable
+	Gzip   bool   `json:"gzip,omitempty"`
+	// Compression is gzip, zstd, lz4 or xz, absent when none.
+	Compression string   `json:"compression,omitempty"`
+	LinkTypes   []uint32 `json:"link_types"`
+	Packets     uint64   `json:"packets"`
+	First       string   `json:"first,omitempty"` // RFC 3339 UTC, nanoseconds
+	Last        string   `json:"last,omitempty"`
+	Error       string   `json:"error,omitempty"`
 }
 
 // Summary counts what was read.
@@ -169,7 +177,10 @@ type Trigger struct {
 type Loop struct {
 	// ID names the loop across runs and tools: a hash of its two
 	// endpoints and its start time, like Zeek's uid.
-	ID             string    `json:"id"`
+	ID string `json:"id"`
+	// Stream names the loop's stream; absent for the one stream of a
+	// plain scan.
+	Stream         string    `json:"stream,omitempty"`
 	Detector       string    `json:"detector"`
 	Client         Endpoint  `json:"client"`
 	Server         Endpoint  `json:"server"`
@@ -183,7 +194,12 @@ type Loop struct {
 	RatePPS        float64   `json:"rate_pps"`
 	PeakPPS        uint64    `json:"peak_pps"`
 	OngoingAtEnd   bool      `json:"ongoing_at_end"`
-	ClientTTLs     []int     `json:"client_ttls"`
+	// OpenAtStart: the loop's first packet lies within the idle gap of
+	// its stream's first record, so it may have begun before the capture
+	// (or the chunk) did. With OngoingAtEnd (open at the end) it is what
+	// `pongscan merge` joins loops split across chunks by.
+	OpenAtStart bool  `json:"open_at_start"`
+	ClientTTLs  []int `json:"client_ttls"`
 	// ClientTTLsMore is set when the client used more distinct TTLs than
 	// client_ttls lists (16 for triggered loops, 2 otherwise).
 	ClientTTLsMore bool    `json:"client_ttls_more,omitempty"`

@@ -26,7 +26,7 @@ func Table() Printer { return tablePrinter{} }
 func TableWith(o TableOptions) Printer { return tablePrinter{o} }
 
 func (tp tablePrinter) Print(w io.Writer, r *Report) error {
-	ew := &errWriter{w: w}
+	ew := &errWriter{w: w, names: DisplayNames(r.Inputs)}
 	width := tp.o.Width
 	if tp.o.Plain {
 		width = 0
@@ -164,13 +164,17 @@ func hostPort(e Endpoint) string {
 
 func printLoop(w *errWriter, width, n int, l *Loop) {
 	w.printf("\n")
-	head := fmt.Sprintf("Loop %d: %s <-> %s, %d packets in %.3f s (%.1f/s, peak %d/s)", n, hostPort(l.Client), hostPort(l.Server), l.Packets, l.DurationS, l.RatePPS, l.PeakPPS)
+	stream := ""
+	if l.Stream != "" {
+		stream = " in stream " + Escape(l.Stream)
+	}
+	head := fmt.Sprintf("Loop %d%s: %s <-> %s, %d packets in %.3f s (%.1f/s, peak %d/s)", n, stream, hostPort(l.Client), hostPort(l.Server), l.Packets, l.DurationS, l.RatePPS, l.PeakPPS)
 	if l.OngoingAtEnd {
 		head += ", still running at the end of the capture"
 	}
 	w.para(width, "", "  ", head)
 	line := func(what string, p *Packet, extra string) {
-		w.para(width, fmt.Sprintf("    %-9s ", what), "              ", fmt.Sprintf("%s#%d  %s  %s -> %s  %s%s", Escape(Base(p.File)), p.Frame, Escape(p.Time),
+		w.para(width, fmt.Sprintf("    %-9s ", what), "              ", fmt.Sprintf("%s#%d  %s  %s -> %s  %s%s", Escape(w.name(p.File)), p.Frame, Escape(p.Time),
 			hostPort(p.Src), hostPort(p.Dst), Escape(p.Summary), extra))
 	}
 	t := &l.Trigger
@@ -350,8 +354,18 @@ func LinkTypeName(lt uint32) string {
 }
 
 type errWriter struct {
-	w   io.Writer
-	err error
+	w     io.Writer
+	err   error
+	names map[string]string // DisplayNames of the inputs
+}
+
+// name is how packet references name a file: its base name, or more of
+// its path where inputs share a base name.
+func (e *errWriter) name(path string) string {
+	if n, ok := e.names[path]; ok {
+		return n
+	}
+	return Base(path)
 }
 
 func (e *errWriter) Write(p []byte) (int, error) {

@@ -62,7 +62,7 @@ type Options struct {
 const Lookback = 60 * time.Second
 
 // Unavailable is returned when an input cannot be read twice.
-var Unavailable = errors.New("standard input is read once: save the capture to a file to get this")
+var Unavailable = errors.New("an input was read once (standard input, a pipe or a FIFO): save the capture to a file to get this")
 
 // Step is one packet of a loop's ladder diagram.
 type Step struct {
@@ -131,6 +131,7 @@ type Result struct {
 // follow is a loop during the second pass.
 type follow struct {
 	l          *report.Loop
+	stream     string // the loop's stream: only its inputs hold its packets
 	c, s       netip.AddrPort
 	dnsServer  bool
 	firstSrc   int // input index of the loop's first packet
@@ -156,6 +157,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	paths := make([]string, len(rep.Inputs))
 	for i, in := range rep.Inputs {
 		if in.Path == "-" {
+			return nil, Unavailable
+		}
+		// Only a regular file can be read again: a FIFO would block the
+		// open until someone writes it, and what it said is gone. Stat
+		// does not open it.
+		if st, err := os.Stat(in.Path); err == nil && !st.Mode().IsRegular() {
 			return nil, Unavailable
 		}
 		paths[i] = in.Path
@@ -228,7 +235,7 @@ func newFollow(l *report.Loop, n int, index map[string]int, out *Loop, opts Opti
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, fmt.Errorf("loop %d: %w", n, err)
 	}
-	f := &follow{l: l, c: c, s: s, out: out, ladderMax: opts.LadderLen, dnsServer: l.Detector == "dns-pong",
+	f := &follow{l: l, stream: l.Stream, c: c, s: s, out: out, ladderMax: opts.LadderLen, dnsServer: l.Detector == "dns-pong",
 		firstSrc: index[l.FirstPacket.File], firstFrame: l.FirstPacket.Frame, requests: map[netip.AddrPort]bool{}}
 	f.trig[0].frame, f.trig[1].frame = 0, 0
 	if q, r := l.Trigger.Query, l.Trigger.Response; q != nil && r != nil {
@@ -278,11 +285,21 @@ func bucketFor(span int64) int64 {
 func read(ctx context.Context, paths []string, opts Options, follows []*follow, tl *Timeline, pf *prefilter) error {
 	var srcs []capture.Source
 	var files []*os.File
+	var readers []*capture.Reader
 	defer func() {
+		for _, r := range readers {
+			r.Release()
+		}
 		for _, f := range files {
 			f.Close()
 		}
 	}()
+	streamOf := make([]string, len(paths))
+	for i := range paths {
+		if i < len(opts.Report.Inputs) {
+			streamOf[i] = opts.Report.Inputs[i].Stream
+		}
+	}
 	srcIdx := []int{}
 	for i, p := range paths {
 		fh, err := os.Open(p)
@@ -294,6 +311,7 @@ func read(ctx context.Context, paths []string, opts Options, follows []*follow, 
 		if err != nil {
 			continue
 		}
+		readers = append(readers, r)
 		srcs = append(srcs, r)
 		srcIdx = append(srcIdx, i)
 	}
@@ -378,7 +396,9 @@ func read(ctx context.Context, paths []string, opts Options, follows []*follow, 
 			continue
 		}
 		for _, f := range follows {
-			f.see(&rec, srcI, &p, frags, &info)
+			if f.stream == streamOf[srcI] {
+				f.see(&rec, srcI, &p, frags, &info)
+			}
 		}
 	}
 	return nil

@@ -22,7 +22,14 @@ func (s *scan) collect() *Result {
 	files := make([]string, len(s.ins))
 	for i, in := range s.ins {
 		files[i] = in.Name
-		rep.Inputs = append(rep.Inputs, in.finish())
+	}
+	// Inputs in the order they were read: by first packet (inputs without
+	// one last), ties in the order given.
+	for _, i := range s.inputOrder() {
+		in := s.ins[i]
+		ri := in.finish()
+		ri.Stream = s.name
+		rep.Inputs = append(rep.Inputs, ri)
 		if in.err != nil {
 			res.Errors = append(res.Errors, in.err)
 		}
@@ -61,6 +68,8 @@ func (s *scan) collect() *Result {
 	for _, i := range order {
 		l := report.FromLoop(&found[i], files)
 		l.Advice = advice[i]
+		l.Stream = s.name
+		l.OpenAtStart = f.started && found[i].Start-f.start < int64(s.opts.Config.Idle)
 		rep.Loops = append(rep.Loops, l)
 	}
 
@@ -92,6 +101,7 @@ func (s *scan) collect() *Result {
 			MinShare: c.Runs.MinShare, MinAlternation: c.Runs.MinAlternation, MinAnswers: c.Runs.MinAnswers},
 		Filter: s.filterSettings(),
 	}
+	rep.Warnings = s.overlapWarnings()
 	res.Report = rep
 	return res
 }

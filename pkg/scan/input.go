@@ -18,8 +18,14 @@ type Input struct {
 	// for standard input.
 	Name string
 	// Open opens the input. The scan calls it once, reads what it returns
-	// to its end through that one handle, and closes it.
+	// to its end through that one handle, and closes it. (Inputs made by
+	// File are opened twice in streams of several inputs: once to read
+	// their first record's time, once to read them.)
 	Open func() (io.ReadCloser, error)
+
+	// reopen: Open may be called again and reads the same bytes (a
+	// file), so the input can be opened lazily.
+	reopen bool
 }
 
 // File is the capture at path. A regular file is read through one handle
@@ -27,7 +33,7 @@ type Input struct {
 // the scan are not read, and a file truncated during the scan ends in an
 // error that says so.
 func File(path string) Input {
-	return Input{Name: path, Open: func() (io.ReadCloser, error) { return openFile(path) }}
+	return Input{Name: path, Open: func() (io.ReadCloser, error) { return openFile(path) }, reopen: true}
 }
 
 // Reader is the capture read from r, such as standard input. The scan does
@@ -131,13 +137,21 @@ type input struct {
 	last    int64
 	seen    bool
 	err     error
+
+	// lazy opening (lazy.go)
+	sizeHint  int64 // size at the prescan
+	firstTime int64 // time of the first record, read by the prescan
+	hasFirst  bool
 }
 
 // open opens the input and its capture reader. A failure is kept in
 // in.err and in the report.
 func (in *input) open(ctx context.Context, pool *capture.BlockPool) {
 	in.info = report.Input{Path: in.Name, LinkTypes: []uint32{}}
-	rc, err := in.Input.Open()
+	rc, err := openCtx(ctx, in.Input)
+	if errors.Is(err, errOpenCancelled) {
+		return // interrupted while waiting for the input: not a damaged one
+	}
 	if err != nil {
 		in.fail(fmt.Errorf("%s: %w", in.Name, err))
 		return
@@ -159,6 +173,7 @@ func (in *input) open(ctx context.Context, pool *capture.BlockPool) {
 	in.reader = cr
 	in.info.Format = string(cr.Format())
 	in.info.Gzip = cr.Gzip()
+	in.info.Compression = string(cr.Compression())
 }
 
 // size is the input's size in bytes when known (a regular file), else 0.
@@ -167,6 +182,39 @@ func (in *input) size() int64 {
 		return s.Size()
 	}
 	return 0
+}
+
+var errOpenCancelled = errors.New("cancelled while opening")
+
+// openCtx opens in. An open that may wait (a FIFO with no writer yet: the
+// kernel holds the open until one comes, and Go restarts it after a
+// signal) runs on a goroutine of its own, so that cancelling the scan is
+// not stuck behind it; the goroutine then closes what it opens, if ever.
+// Regular files open inline.
+func openCtx(ctx context.Context, in Input) (io.ReadCloser, error) {
+	if st, err := os.Stat(in.Name); err != nil || st.Mode().IsRegular() || in.Name == "-" {
+		return in.Open()
+	}
+	type opened struct {
+		rc  io.ReadCloser
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		rc, err := in.Open()
+		ch <- opened{rc, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.rc, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-ch; o.rc != nil {
+				o.rc.Close()
+			}
+		}()
+		return nil, errOpenCancelled
+	}
 }
 
 // changer is an input that can say how it changed while it was read.
@@ -180,6 +228,17 @@ func (in *input) fail(err error) {
 	}
 	in.err = err
 	in.info.Error = report.ValidUTF8(err.Error())
+}
+
+// finishReader keeps what the report needs of the input's reader, then
+// closes it: the input was read to its end.
+func (in *input) finishReader() {
+	if in.reader == nil {
+		return
+	}
+	in.info.LinkTypes = append(in.info.LinkTypes, in.reader.LinkTypes()...)
+	in.close()
+	in.reader = nil
 }
 
 // close releases the input's reader and file.

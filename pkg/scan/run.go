@@ -39,6 +39,10 @@ type Options struct {
 	Interval time.Duration
 	// Filter, when set, keeps only part of the input (filter.go).
 	Filter *Filter
+	// OnStream, when set, is called as each stream's scan ends, with its
+	// final loops and inputs, in the order of the streams; never twice at
+	// once (RunStreams).
+	OnStream func(StreamDone)
 }
 
 // Progress is a snapshot of a running scan.
@@ -83,10 +87,16 @@ func (p Position) String() string {
 // Run scans inputs as one stream merged in time order. It never stops at
 // a bad input: what could be read is reported, and each failure is listed
 // in Result.Errors. When ctx ends, reading stops and the report covers
-// everything read before.
+// everything read before. RunStreams scans several streams.
 func Run(ctx context.Context, inputs []Input, opts Options) *Result {
+	return RunStreams(ctx, []Stream{{Inputs: inputs}}, opts)
+}
+
+// runStream scans one stream with its own pipeline.
+func runStream(ctx context.Context, st Stream, opts Options) *Result {
 	opts = opts.withDefaults()
-	s := newScan(ctx, inputs, opts)
+	s := newScan(ctx, st.Inputs, opts)
+	s.name = st.Name
 	defer s.close()
 	s.open()
 	s.startShards()
@@ -118,9 +128,14 @@ const maxShards = 1024
 // blockSize is the size of the blocks inputs are read into: 256 KiB stays
 // in a core's 1 MiB L2 beside the flow table, where 1 MiB windows pushed
 // the table out (8% slower on bench-10m.pcap; 128 KiB measured the same).
-// Scans of many inputs at once use smaller blocks: memory first.
+// Scans of many inputs use smaller blocks: memory first, since every
+// input open at once holds one (and the merge may open them all when they
+// overlap in time).
 func blockSize(inputs int) int {
-	if inputs > 8 {
+	switch {
+	case inputs > 256:
+		return 16 << 10
+	case inputs > 8:
 		return 64 << 10
 	}
 	return 256 << 10
@@ -128,6 +143,8 @@ func blockSize(inputs int) int {
 
 // scan is one run of the pipeline.
 type scan struct {
+	name   string // the stream's
+	lazy   *lazyMerge
 	ctx    context.Context
 	opts   Options
 	ins    []*input
@@ -167,13 +184,18 @@ func share(n, shards, k int) int {
 	return part
 }
 
-// open opens every input and builds the one stream the feed reads.
+// open opens every input and builds the one stream the feed reads. Files
+// of a stream of several inputs are opened lazily (lazy.go).
 func (s *scan) open() {
 	// Spare blocks: as many as the batches in flight can hold (each
 	// batch spans a few blocks), plus one per input being read, so that
 	// blocks are recycled rather than reallocated.
 	bs := blockSize(len(s.ins))
-	pool := capture.NewBlockPool(bs, len(s.ins)+(batchQueue+3)*(batchBytes/bs+2))
+	pool := capture.NewBlockPool(bs, min(len(s.ins)+(batchQueue+3)*(batchBytes/bs+2), maxKeep))
+	if len(s.ins) > 1 {
+		s.openLazy(pool)
+		return
+	}
 	var srcs []capture.Source
 	for i, in := range s.ins {
 		in.open(s.ctx, pool)
@@ -194,6 +216,42 @@ func (s *scan) open() {
 		m.OnError = s.feed.onError
 		s.feed.src = m
 	}
+}
+
+// maxKeep bounds the free blocks a pool keeps, whatever the number of
+// inputs: memory must not grow with it.
+const maxKeep = 64
+
+// openLazy reads the first record time of every file of the stream and
+// sets the feed to read them through a lazyMerge. Inputs that cannot be
+// opened twice (standard input, a caller's reader) are opened now.
+func (s *scan) openLazy(pool *capture.BlockPool) {
+	prescanPool := capture.NewBlockPool(8<<10, 2)
+	var pending, eager []int
+	for i, in := range s.ins {
+		s.feed.srcIn = append(s.feed.srcIn, i)
+		if !in.reopen {
+			in.open(s.ctx, pool)
+			if in.reader != nil {
+				s.feed.total += in.size()
+				eager = append(eager, i)
+			}
+			continue
+		}
+		if s.ctx.Err() != nil {
+			in.info = report.Input{Path: in.Name, LinkTypes: []uint32{}}
+			continue
+		}
+		switch in.prescan(s, prescanPool) {
+		case prescanLazy:
+			pending = append(pending, i)
+		case prescanOpen:
+			eager = append(eager, i)
+		}
+		s.feed.total += in.sizeHint
+	}
+	s.lazy = newLazyMerge(s, pool, pending, eager, s.feed.onError)
+	s.feed.src = s.lazy
 }
 
 // startShards sets how batches reach the shards: on goroutines of their
@@ -232,6 +290,9 @@ func (s *scan) stopShards() {
 }
 
 func (s *scan) close() {
+	if s.lazy != nil {
+		s.lazy.close()
+	}
 	for _, in := range s.ins {
 		in.close()
 	}
