@@ -18,6 +18,7 @@ type frameRec struct {
 	origLen uint32
 	link    uint32
 	time    int64
+	clock   int64 // the input's clock: the latest record time so far, this one's included
 	frame   uint64
 	source  int32 // index of the input
 	blk     uint16
@@ -31,12 +32,16 @@ const (
 
 const extraBlock = 0xffff
 
-// batch carries records from the feed to every shard. It holds one
-// reference to each block its records live in, dropped when the last
-// shard is done with it.
+// batch carries records from the feed to every shard, each shard's in a
+// list of its own (recs[k]): a record the feed could route goes to its
+// shard's list only, one it could not to every list, a record that is no
+// packet to none. A shard reads only its own records, written once by the
+// feed's core. It holds one reference to each block its records live in,
+// dropped when the last shard is done with it.
 type batch struct {
 	blocks []*capture.Block
-	recs   []frameRec
+	recs   [][]frameRec
+	n      int    // records added, the ones in no list included
 	extra  []byte // copies of the rare records found outside a block
 	start  int64  // time of the input's first record, for Detector.Begin
 	bytes  int
@@ -102,7 +107,7 @@ func (f *feed) run() {
 	var rec capture.Record
 	for f.src.Next(&rec) == nil {
 		f.add(&rec)
-		if b := f.cur; len(b.recs) == batchRecords || b.bytes >= batchBytes || len(b.blocks) >= batchBlocks {
+		if b := f.cur; b.n == batchRecords || b.bytes >= batchBytes || len(b.blocks) >= batchBlocks {
 			f.flush()
 			if f.ctx.Err() != nil {
 				f.stopped = true
@@ -137,12 +142,11 @@ func (f *feed) add(rec *capture.Record) {
 	f.lastIn, f.lastFrame, f.lastOffset = ii, rec.Frame, rec.Offset
 
 	b := f.cur
-	r := frameRec{origLen: uint32(rec.OrigLen), link: rec.LinkType, time: rec.Time, frame: rec.Frame, source: int32(ii)}
+	b.n++
+	r := frameRec{origLen: uint32(rec.OrigLen), link: rec.LinkType, time: rec.Time, clock: f.end, frame: rec.Frame, source: int32(ii)}
 	switch {
 	case rec.LinkType == capture.NonPacket:
-		f.nonPacket++
-		r.route = routeNone
-		b.recs = append(b.recs, r)
+		f.nonPacket++ // no shard needs it: the clock is in every record
 		return
 	case f.shards == 1:
 		r.route = 0
@@ -168,18 +172,29 @@ func (f *feed) add(rec *capture.Record) {
 		off := len(buf) - cap(rec.Data)
 		if off >= 0 && off+len(rec.Data) <= len(buf) && &buf[off] == &rec.Data[0] {
 			r.off = uint32(off)
-			b.recs = append(b.recs, r)
+			b.put(&r)
 			return
 		}
 	}
 	if len(rec.Data) == 0 && rec.Block != nil {
-		b.recs = append(b.recs, r)
+		b.put(&r)
 		return
 	}
 	// Not inside its block (a reader that does not pool): copy it.
 	r.blk, r.off = extraBlock, uint32(len(b.extra))
 	b.extra = append(b.extra, rec.Data...)
-	b.recs = append(b.recs, r)
+	b.put(&r)
+}
+
+// put adds r to its shard's list, or to every list when it is routeAll.
+func (b *batch) put(r *frameRec) {
+	if r.route >= 0 {
+		b.recs[r.route] = append(b.recs[r.route], *r)
+		return
+	}
+	for k := range b.recs {
+		b.recs[k] = append(b.recs[k], *r)
+	}
 }
 
 func (f *feed) newBatch() *batch {
@@ -187,7 +202,10 @@ func (f *feed) newBatch() *batch {
 	select {
 	case b = <-f.free:
 	default:
-		b = &batch{recs: make([]frameRec, 0, batchRecords)}
+		b = &batch{recs: make([][]frameRec, f.shards)}
+		for k := range b.recs {
+			b.recs[k] = make([]frameRec, 0, batchRecords/f.shards+batchRecords/8)
+		}
 	}
 	f.seq++
 	b.seq = f.seq
@@ -198,7 +216,7 @@ func (f *feed) newBatch() *batch {
 // flush hands the current batch to the shards and starts another.
 func (f *feed) flush() {
 	b := f.cur
-	if len(b.recs) > 0 {
+	if b.n > 0 {
 		b.start = f.start
 		f.deliver(b)
 		f.cur = f.newBatch()
@@ -217,7 +235,10 @@ func (f *feed) recycle(b *batch) {
 		blk.Release()
 	}
 	clear(b.blocks)
-	b.blocks, b.recs, b.extra, b.bytes = b.blocks[:0], b.recs[:0], b.extra[:0], 0
+	b.blocks, b.extra, b.bytes, b.n = b.blocks[:0], b.extra[:0], 0, 0
+	for k := range b.recs {
+		b.recs[k] = b.recs[k][:0]
+	}
 	select {
 	case f.free <- b:
 	default:

@@ -19,11 +19,6 @@ type shard struct {
 	filtered uint64
 	pkt      detect.Packet
 	began    bool
-	ticking  bool
-	// clock is the latest record time of the input so far, over every
-	// record of every batch, the ones of other shards too: all shards'
-	// flow tables keep the same time.
-	clock int64
 
 	in   chan *batch // parallel mode
 	done chan struct{}
@@ -45,15 +40,9 @@ func (s *shard) process(b *batch) {
 		}
 		s.began = true
 	}
-	id := int16(s.id)
-	for i := range b.recs {
-		r := &b.recs[i]
-		if r.time > s.clock || i == 0 && !s.ticking {
-			s.clock, s.ticking = r.time, true
-		}
-		if r.route != id && r.route != routeAll {
-			continue
-		}
+	recs := b.recs[s.id]
+	for i := range recs {
+		r := &recs[i]
 		s.frame(r, b.data(r))
 	}
 }
@@ -89,7 +78,7 @@ func (s *shard) frame(r *frameRec, data []byte) {
 	s.dec.Stats.Count(r.link, k)
 	if k == decode.KindUDP && (s.watch.Has(p.Src.Port()) || s.watch.Has(p.Dst.Port())) {
 		p.Ref = detect.PacketRef{Source: int(r.source), Frame: r.frame}
-		p.Time, p.Clock = r.time, s.clock
+		p.Time, p.Clock = r.time, r.clock
 		p.SetFlow()
 		for _, d := range s.dets {
 			d.Observe(p)
