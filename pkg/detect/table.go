@@ -24,9 +24,10 @@ type table[T any] struct {
 	max    int
 
 	wheel [wheelSize][]timer
-	sink  int64 // keeps the prefetching loads in advance from being removed
-	gran  int64 // nanoseconds per wheel bucket
-	cur   int64 // last bucket processed (time / gran)
+	sink  int64   // keeps the prefetching loads in advance from being removed
+	kept  []timer // scratch for evictSoonest
+	gran  int64   // nanoseconds per wheel bucket
+	cur   int64   // last bucket processed (time / gran)
 	init  bool
 }
 
@@ -87,6 +88,21 @@ func (t *table[T]) get(k *flowKey) int32 {
 // new flow): the caller resets what it reads. The caller makes room first
 // when the table is full.
 func (t *table[T]) add(k *flowKey, expiry int64) int32 {
+	i := t.addUnscheduled(k)
+	s := t.slot(i)
+	s.expiry = expiry
+	t.schedule(i, s)
+	return i
+}
+
+// unscheduled marks a slot without a timer yet: setExpiry schedules it.
+const unscheduled = 1<<63 - 1
+
+// addUnscheduled inserts k, which must be absent, with no timer: the
+// caller sets its expiry with setExpiry before the clock moves on. A new
+// flow's keep time is only known once its first packet was looked at;
+// scheduling it first would leave a stale early timer per flow.
+func (t *table[T]) addUnscheduled(k *flowKey) int32 {
 	var i int32
 	if n := len(t.free); n > 0 {
 		i = t.free[n-1]
@@ -99,10 +115,9 @@ func (t *table[T]) add(k *flowKey, expiry int64) int32 {
 		}
 	}
 	s := t.slot(i)
-	s.key, s.expiry = *k, expiry
+	s.key, s.expiry, s.sched = *k, 0, unscheduled
 	s.gen++ // odd: live
 	s.hash = uint32(t.insert(k, i))
-	t.schedule(i, s)
 	return i
 }
 
@@ -297,29 +312,34 @@ func (t *table[T]) evictSoonest(busy func(*T) bool, evict func(i int32, busy boo
 		b := t.cur + k
 		w := &t.wheel[b&(wheelSize-1)]
 		due := *w
-		*w = nil
-		keep := due[:0]
-		found := int32(nilIdx)
-		for j, tm := range due {
+		if len(due) == 0 {
+			continue
+		}
+		kept := t.kept[:0]
+		found, j := int32(nilIdx), 0
+		for ; j < len(due) && found == nilIdx; j++ {
+			tm := due[j]
 			s := t.slot(tm.idx)
 			switch {
 			case s.gen != tm.gen || s.sched != b:
-				continue // removed, recycled, or superseded by an earlier timer
+				// removed, recycled, or superseded by an earlier timer
 			case s.expiry/t.gran > b && k < wheelSize-1:
 				t.schedule(tm.idx, s) // due later: into its real bucket
-				continue
 			case busy(&s.val):
-				keep = append(keep, tm)
+				kept = append(kept, tm)
 				if fallback == nilIdx || s.expiry < fallbackExp {
 					fallback, fallbackExp = tm.idx, s.expiry
 				}
-				continue
+			default:
+				found = tm.idx
 			}
-			found = tm.idx
-			keep = append(keep, due[j+1:]...) // the rest stay due here
-			break
 		}
-		*w = keep // nothing else was added to this bucket meanwhile
+		// The timers looked at leave the front of the bucket without a
+		// copy (one eviction a new flow when the table is full: a copy
+		// of the rest each time was quadratic); busy ones go back at its
+		// end. schedule never adds to this bucket meanwhile (k < wheelSize-1).
+		*w = append(due[j:], kept...)
+		t.kept = kept[:0]
 		if found != nilIdx {
 			evict(found, false)
 			return true

@@ -73,10 +73,13 @@ func (t *Tracker[T]) Tick(now int64) {
 	}
 }
 
-// Lookup returns the flow of p, adding it (isNew) when absent, kept until
-// keep unless Keep says otherwise, and whether p's source is the flow's
-// endpoint a. The state of a new flow is NOT cleared: a recycled slot holds
-// an old flow's values, so the caller resets what it reads.
+// Lookup returns the flow of p, adding it (isNew) when absent, and
+// whether p's source is the flow's endpoint a. Call Keep for the flow
+// after every packet, before the next Lookup: a new flow's keep time is
+// keep, but its timer is only set by Keep, once its real keep time is
+// known (one timer a flow, not a stale early one first). The state of a
+// new flow is NOT cleared: a recycled slot holds an old flow's values, so
+// the caller resets what it reads.
 //
 // The clock moves to p.Clock (or p.Time): the input's clock, not the
 // latest time of this tracker's own flows, so that which flows expired
@@ -98,7 +101,8 @@ func (t *Tracker[T]) Lookup(p *Packet, keep int64) (i int32, f *T, srcIsA, isNew
 		if t.tab.len() >= t.max {
 			t.tab.evictSoonest(t.busy, t.evictFull)
 		}
-		i = t.tab.add(key, keep)
+		i = t.tab.addUnscheduled(key)
+		t.tab.slot(i).expiry = keep
 		t.Flows++
 		isNew = true
 	}
