@@ -200,6 +200,7 @@ func printLoop(w *errWriter, width, n int, l *Loop) {
 	w.para(width, "  ", "    ", fmt.Sprintf("client -> server: %d packets, %d bytes; server -> client: %d packets, %d bytes",
 		l.ClientToServer.Packets, l.ClientToServer.Bytes, l.ServerToClient.Packets, l.ServerToClient.Bytes))
 	w.para(width, "  ", "    ", fmt.Sprintf("client TTL/hop limit: %s (%s)", strings.Join(ttls, ", "), src))
+	printEvidence(w, width, l.Evidence)
 	cut := ""
 	if l.Payload.Cut {
 		cut = ", cut"
@@ -379,4 +380,46 @@ func (e *errWriter) Write(p []byte) (int, error) {
 
 func (e *errWriter) printf(format string, args ...any) {
 	fmt.Fprintf(e, format, args...)
+}
+
+// printEvidence shows what the finding rests on: the signature's tests
+// with their numbers, each side's behaviour and how the loop started.
+func printEvidence(w *errWriter, width int, e *Evidence) {
+	if e == nil {
+		return
+	}
+	rule := "found by the loop signature"
+	if e.Rule == "trigger" {
+		rule = "started by the trigger above; the signature's tests, for comparison"
+	}
+	var tests []string
+	for _, t := range e.Tests {
+		mark := "held"
+		if !t.Held {
+			mark = "NOT held"
+		}
+		tests = append(tests, fmt.Sprintf("%s %s (>= %s) %s", strings.ReplaceAll(t.Name, "_", " "),
+			strconv.FormatFloat(t.Value, 'f', -1, 64), strconv.FormatFloat(t.Threshold, 'f', -1, 64), mark))
+	}
+	w.para(width, "  evidence: ", "    ", Escape(rule+": "+strings.Join(tests, "; ")))
+	side := func(name string, s SideEvidence) {
+		w.para(width, "    ", "      ", Escape(fmt.Sprintf("%s: %s; %.0f%% of its packets answer, %.0f%% echo, %.0f%% are requests; reacts in %.3f ms (least %.3f, most %.3f); sends %s",
+			name, s.Service, 100*s.Answers, 100*s.Echoes, 100*s.Requests, s.ReactionMS[1], s.ReactionMS[0], s.ReactionMS[2], s.Types)))
+	}
+	side("client", e.Client)
+	side("server", e.Server)
+	var start []string
+	if e.Start.SpoofedTTL {
+		ttls := make([]string, len(e.Start.SenderTTLs))
+		for i, v := range e.Start.SenderTTLs {
+			ttls[i] = strconv.Itoa(v)
+		}
+		start = append(start, fmt.Sprintf("its first packet's TTL %d differs from its sender's later ones (%s): spoofed?", e.Start.FirstTTL, strings.Join(ttls, ", ")))
+	}
+	if e.Start.UnsolicitedAnswer {
+		start = append(start, "its first packet answers nothing the capture shows")
+	}
+	if len(start) > 0 {
+		w.para(width, "    start: ", "      ", Escape(strings.Join(start, "; ")))
+	}
 }
