@@ -1,0 +1,81 @@
+package revisit
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+
+	"github.com/pongscan/pongscan/pkg/decode"
+)
+
+// frame builds an Ethernet frame of the given type carrying an IP header
+// with src and dst (no payload checks matter to the prefilter).
+func frame(etherType uint16, src, dst netip.Addr) []byte {
+	b := make([]byte, 14+40+8)
+	binary.BigEndian.PutUint16(b[12:14], etherType)
+	ip := b[14:]
+	if src.Is4() {
+		ip[0] = 0x45
+		s, d := src.As4(), dst.As4()
+		copy(ip[12:16], s[:])
+		copy(ip[16:20], d[:])
+	} else {
+		ip[0] = 0x60
+		s, d := src.As16(), dst.As16()
+		copy(ip[8:24], s[:])
+		copy(ip[24:40], d[:])
+	}
+	return b
+}
+
+func TestPrefilterSkip(t *testing.T) {
+	mp := netip.MustParsePrefix
+	a := netip.MustParseAddr
+	pf := newPrefilter([]Loop{{Prefix: mp("192.0.2.0/24")}, {Prefix: mp("2001:db8:0:100::/56")}})
+	if pf == nil {
+		t.Fatal("no prefilter for two placeable loops")
+	}
+	vlan := frame(0x8100, a("198.51.100.1"), a("198.51.100.2"))
+	short := frame(0x0800, a("198.51.100.1"), a("198.51.100.2"))[:14+20]
+	cases := []struct {
+		name string
+		link uint32
+		data []byte
+		skip bool
+	}{
+		{"v4 source in the prefix", decode.LinkEthernet, frame(0x0800, a("192.0.2.77"), a("203.0.113.5")), false},
+		{"v4 destination in the prefix", decode.LinkEthernet, frame(0x0800, a("203.0.113.5"), a("192.0.2.255")), false},
+		{"v4 neighbouring /24", decode.LinkEthernet, frame(0x0800, a("192.0.3.1"), a("192.0.1.255")), true},
+		{"v4 far away", decode.LinkEthernet, frame(0x0800, a("10.0.0.1"), a("10.0.0.2")), true},
+		{"v6 source in the /56", decode.LinkEthernet, frame(0x86dd, a("2001:db8:0:1ff::1"), a("2001:db8:ffff::1")), false},
+		{"v6 destination in the /56", decode.LinkEthernet, frame(0x86dd, a("2001:db8:ffff::1"), a("2001:db8:0:100::53")), false},
+		{"v6 next /56", decode.LinkEthernet, frame(0x86dd, a("2001:db8:0:200::1"), a("2001:db8:0:0ff::1")), true},
+		{"v4 mapped in v6 is not the v4 prefix", decode.LinkEthernet, frame(0x86dd, a("::ffff:192.0.2.1"), a("2001:db8:1::1")), true},
+		{"VLAN-tagged frames are decoded", decode.LinkEthernet, vlan, false},
+		{"short frames are decoded", decode.LinkEthernet, short, false},
+		{"other link types are decoded", decode.LinkRaw, frame(0x0800, a("10.0.0.1"), a("10.0.0.2")), false},
+	}
+	for _, c := range cases {
+		if got := pf.skip(c.link, c.data); got != c.skip {
+			t.Errorf("%s: skip = %v, want %v", c.name, got, c.skip)
+		}
+	}
+	var none *prefilter
+	if none.skip(decode.LinkEthernet, frame(0x0800, a("10.0.0.1"), a("10.0.0.2"))) {
+		t.Error("a nil prefilter skipped a frame")
+	}
+	if newPrefilter([]Loop{{Prefix: mp("192.0.2.0/24")}, {}}) != nil {
+		t.Error("a loop without a prefix must turn the prefilter off")
+	}
+}
+
+func BenchmarkPrefilterSkip(b *testing.B) {
+	pf := newPrefilter([]Loop{{Prefix: netip.MustParsePrefix("192.0.2.0/24")}, {Prefix: netip.MustParsePrefix("198.51.100.0/24")},
+		{Prefix: netip.MustParsePrefix("203.0.113.0/24")}})
+	f := frame(0x0800, netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("10.4.5.6"))
+	for b.Loop() {
+		if !pf.skip(decode.LinkEthernet, f) {
+			b.Fatal("kept")
+		}
+	}
+}
