@@ -60,6 +60,15 @@ PARALLEL_FLAG=0
 if "$BIN/pongscan" scan --help 2>&1 | grep -q -- '--parallel'; then
 	PARALLEL_FLAG=1
 fi
+# Older builds (bench/ab.sh compares them) may lack these flags.
+RRL_FLAG=0
+if "$BIN/pongscan" scan --help 2>&1 | grep -q -- '--rrl'; then
+	RRL_FLAG=1
+fi
+SHARDS_FLAG=0
+if "$BIN/pongscan" scan --help 2>&1 | grep -q -- '--shards'; then
+	SHARDS_FLAG=1
+fi
 
 label() { # 1000000 -> 1m, 200000 -> 200k
 	local n=$1
@@ -182,6 +191,16 @@ for f in "${files[@]}"; do
 	log "measuring $f"
 	measure pongscan "$f" "$n" "0 1" "${pong[@]}" "$f"
 	check_pongscan "$f" "$n"
+	if ((RRL_FLAG)); then
+		# The rate-limiting what-if reads the file a second time when
+		# loops are found; this row is the scan without it.
+		measure "pongscan --rrl=false" "$f" "$n" "0 1" "${pong[@]}" --rrl=false "$f"
+		check_pongscan "$f" "$n"
+	fi
+	if ((SHARDS_FLAG)); then
+		measure "pongscan --shards 1 --rrl=false" "$f" "$n" "0 1" "${pong[@]}" --shards 1 --rrl=false "$f"
+		check_pongscan "$f" "$n"
+	fi
 	if ((PARALLEL_FLAG)); then
 		measure "pongscan --parallel=false" "$f" "$n" "0 1" "${pong[@]}" --parallel=false "$f"
 		check_pongscan "$f" "$n"
