@@ -28,7 +28,7 @@ import (
 //   - lz4: the frame format (lz4 -dc); blocks are at most 4 MiB.
 //   - bzip2: the standard library's; blocks are at most 900 kB.
 //   - xz and bzip2 decompress twice as slowly as gzip or zstd: they run on
-//     a goroutine of their own, a chunk ahead of the reader (readAhead),
+//     a goroutine of their own, a chunk ahead of the reader (ReadAhead),
 //     so the other core walks and scans the records meanwhile.
 //   - xz: LZMA2 dictionaries up to 64 MiB (xz -9's) are accepted; a
 //     first block header that claims more is refused before the
@@ -95,7 +95,7 @@ func newDecompressor(c Compression, r *window) (io.Reader, io.Closer, error) {
 		}
 		return zr, nil, nil
 	case CompressBz2:
-		ra := newReadAhead(bzip2.NewReader(wr))
+		ra := NewReadAhead(nil, bzip2.NewReader(wr), raChunks, raSize)
 		return ra, ra, nil
 	case CompressXz:
 		if err := checkXzHeader(r); err != nil {
@@ -106,11 +106,18 @@ func newDecompressor(c Compression, r *window) (io.Reader, io.Closer, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		ra := newReadAhead(&xzChecked{r: zr, tail: tail})
+		ra := NewReadAhead(nil, &xzChecked{r: zr, tail: tail}, raChunks, raSize)
 		return ra, ra, nil
 	}
 	return nil, nil, fmt.Errorf("no decompressor for %q", c)
 }
+
+// A slow decompressor runs at most raChunks chunks of raSize bytes
+// ahead of the scan.
+const (
+	raSize   = 128 << 10
+	raChunks = 3
+)
 
 type closerFunc func()
 
@@ -214,94 +221,6 @@ func Head(name string, r io.Reader, n int) ([]byte, error) {
 		err = nil
 	}
 	return b[:k], err
-}
-
-// readAhead runs a slow decompressor on a goroutine of its own, at most
-// raChunks chunks of raSize bytes ahead of the reader. Close stops it and
-// waits for it, so the stream under the decompressor is not read after
-// Close returns.
-type readAhead struct {
-	ch     chan raChunk
-	free   chan []byte
-	done   chan struct{}
-	exited chan struct{}
-	cur    raChunk
-	off    int
-	sticky error
-	closed bool
-}
-
-type raChunk struct {
-	b   []byte
-	err error
-}
-
-const (
-	raSize   = 128 << 10
-	raChunks = 3
-)
-
-func newReadAhead(r io.Reader) *readAhead {
-	a := &readAhead{ch: make(chan raChunk, raChunks), free: make(chan []byte, raChunks),
-		done: make(chan struct{}), exited: make(chan struct{})}
-	for range raChunks {
-		a.free <- make([]byte, raSize)
-	}
-	go func() {
-		defer close(a.exited)
-		for {
-			var b []byte
-			select {
-			case b = <-a.free:
-			case <-a.done:
-				return
-			}
-			n, err := r.Read(b)
-			select {
-			case a.ch <- raChunk{b[:n], err}:
-			case <-a.done:
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return a
-}
-
-func (a *readAhead) Read(p []byte) (int, error) {
-	for a.off == len(a.cur.b) {
-		if a.sticky != nil {
-			return 0, a.sticky
-		}
-		if a.cur.b != nil {
-			a.free <- a.cur.b[:cap(a.cur.b)]
-			a.cur.b = nil
-		}
-		if a.cur.err != nil {
-			a.sticky = a.cur.err
-			return 0, a.sticky
-		}
-		a.cur, a.off = <-a.ch, 0
-		if len(a.cur.b) == 0 && a.cur.err == nil {
-			a.free <- a.cur.b[:cap(a.cur.b)]
-			a.cur.b = nil
-		}
-	}
-	n := copy(p, a.cur.b[a.off:])
-	a.off += n
-	return n, nil
-}
-
-// Close stops the goroutine and waits for it.
-func (a *readAhead) Close() error {
-	if !a.closed {
-		a.closed = true
-		close(a.done)
-		<-a.exited
-	}
-	return nil
 }
 
 // footerWatch remembers the last two non-zero bytes of an xz file, which

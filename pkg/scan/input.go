@@ -159,7 +159,11 @@ func (in *input) open(ctx context.Context, pool *capture.BlockPool) {
 	in.rc = rc
 	var r io.Reader = rc
 	if rs, ok := rc.(readerSource); ok {
-		r = newAsyncReader(ctx, rs.Reader)
+		// Read on a goroutine of its own, so that a read blocked on
+		// a pipe does not keep the scan from noticing a cancel. It
+		// is never closed: after a cancel its goroutine may be
+		// blocked in the pipe's Read.
+		r = capture.NewReadAhead(ctx, rs.Reader, 3, 64<<10)
 	}
 	in.counter.r = r
 	cr, err := capture.OpenPooled(in.Name, &in.counter, pool)
@@ -285,81 +289,4 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
 	return n, err
-}
-
-// asyncReader reads r on a goroutine of its own, so that a read blocked on
-// a pipe does not keep the scan from noticing it was cancelled: Read
-// returns the context's error instead. The goroutine ends when r does, or
-// is left blocked in r's Read after a cancel (it holds one chunk).
-type asyncReader struct {
-	ctx    context.Context
-	ch     chan chunk
-	free   chan []byte
-	cur    chunk
-	off    int
-	sticky error
-}
-
-type chunk struct {
-	b   []byte
-	err error
-}
-
-const asyncChunk = 64 << 10
-
-func newAsyncReader(ctx context.Context, r io.Reader) *asyncReader {
-	a := &asyncReader{ctx: ctx, ch: make(chan chunk, 2), free: make(chan []byte, 3)}
-	for range 3 {
-		a.free <- make([]byte, asyncChunk)
-	}
-	go func() {
-		for {
-			var b []byte
-			select {
-			case b = <-a.free:
-			case <-ctx.Done():
-				return
-			}
-			n, err := r.Read(b)
-			select {
-			case a.ch <- chunk{b[:n], err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return a
-}
-
-func (a *asyncReader) Read(p []byte) (int, error) {
-	for a.off == len(a.cur.b) {
-		if a.sticky != nil {
-			return 0, a.sticky
-		}
-		if a.cur.b != nil {
-			a.free <- a.cur.b[:cap(a.cur.b)]
-			a.cur.b = nil
-		}
-		if a.cur.err != nil {
-			a.sticky = a.cur.err
-			return 0, a.sticky
-		}
-		select {
-		case c := <-a.ch:
-			a.cur, a.off = c, 0
-			if len(c.b) == 0 && c.err == nil {
-				a.free <- c.b[:cap(c.b)]
-				a.cur.b = nil
-			}
-		case <-a.ctx.Done():
-			a.sticky = a.ctx.Err()
-			return 0, a.sticky
-		}
-	}
-	n := copy(p, a.cur.b[a.off:])
-	a.off += n
-	return n, nil
 }
