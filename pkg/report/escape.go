@@ -27,13 +27,21 @@ func Escape(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 16)
 	b.WriteString(s[:i])
-	for i < len(s) {
+	writeEscaped(&b, s[i:], false)
+	return b.String()
+}
+
+// writeEscaped writes s to b with Escape's escapes; quote also escapes a
+// single quote as \' (for ShellQuote's ANSI-C quotes).
+func writeEscaped(b *strings.Builder, s string, quote bool) {
+	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
 			switch {
 			case c < 0x20 || c == 0x7f:
-				writeHexByte(&b, c)
-			case c == '\\':
-				b.WriteString(`\\`)
+				writeHexByte(b, c)
+			case c == '\\' || quote && c == '\'':
+				b.WriteByte('\\')
+				b.WriteByte(c)
 			default:
 				b.WriteByte(c)
 			}
@@ -46,16 +54,15 @@ func Escape(s string) string {
 			// Invalid UTF-8, or a C1 control (U+0080..U+009F):
 			// show the bytes, as tshark does.
 			for k := i; k < i+n; k++ {
-				writeHexByte(&b, s[k])
+				writeHexByte(b, s[k])
 			}
 		case invisibleRune(r):
-			writeRuneEscape(&b, r)
+			writeRuneEscape(b, r)
 		default:
 			b.WriteString(s[i : i+n])
 		}
 		i += n
 	}
-	return b.String()
 }
 
 // firstUnsafe returns the index of the first byte of s that Escape would

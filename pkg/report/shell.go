@@ -31,34 +31,7 @@ func ShellQuote(s string) string {
 	}
 	var b strings.Builder
 	b.WriteString("$'")
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '\'' || c == '\\':
-				b.WriteByte('\\')
-				b.WriteByte(c)
-			case c < 0x20 || c == 0x7f:
-				writeHexByte(&b, c)
-			default:
-				b.WriteByte(c)
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1, r < 0xa0:
-			for k := i; k < i+n; k++ {
-				writeHexByte(&b, s[k])
-			}
-		case invisibleRune(r):
-			writeRuneEscape(&b, r)
-		default:
-			b.WriteString(s[i : i+n])
-		}
-		i += n
-	}
+	writeEscaped(&b, s, true)
 	b.WriteByte('\'')
 	return b.String()
 }
