@@ -57,15 +57,7 @@ func FamilySamples() ([]FamilySample, error) {
 		famTrapRequestResponse,
 		famTrapTFTPTransfer,
 	}
-	out := make([]FamilySample, 0, len(builders))
-	for _, b := range builders {
-		s, err := b()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, nil
+	return buildAll(builders)
 }
 
 // famFlow names a loop or trap flow in a family sample's truth.

@@ -151,7 +151,12 @@ func Samples() ([]Sample, error) {
 		sampleMidLoop,
 		sampleLateJunk,
 	}
-	out := make([]Sample, 0, len(builders))
+	return buildAll(builders)
+}
+
+// buildAll builds every sample, stopping at the first error.
+func buildAll[T any](builders []func() (T, error)) ([]T, error) {
+	out := make([]T, 0, len(builders))
 	for _, b := range builders {
 		s, err := b()
 		if err != nil {
