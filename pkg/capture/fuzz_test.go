@@ -2,6 +2,7 @@ package capture_test
 
 import (
 	"bytes"
+	"compress/bzip2"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -12,6 +13,10 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+	"github.com/ulikunitz/xz"
 
 	"github.com/pongscan/pongscan/pkg/capture"
 )
@@ -143,18 +148,42 @@ func checkError(t *testing.T, name string, data []byte, gz bool, frame uint64, e
 	}
 }
 
-// emptyStream reports whether data is empty or a sound gzip stream of
-// nothing.
+// emptyStream reports whether data is empty or a sound compressed stream
+// of nothing, in any compression the reader unwraps (an empty zstd frame
+// is 9 bytes, an empty lz4 frame 11, an empty xz stream 32). Each is
+// decoded here by its library directly, not through the reader.
 func emptyStream(data []byte) bool {
 	if len(data) == 0 {
 		return true
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(data))
+	var zr io.Reader
+	var err error
+	switch {
+	case bytes.HasPrefix(data, []byte{0x1f, 0x8b}):
+		zr, err = gzip.NewReader(bytes.NewReader(data))
+	case bytes.HasPrefix(data, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		var d *zstd.Decoder
+		d, err = zstd.NewReader(bytes.NewReader(data), zstd.WithDecoderConcurrency(1))
+		if err == nil {
+			defer d.Close()
+			zr = d
+		}
+	case bytes.HasPrefix(data, []byte{0x04, 0x22, 0x4d, 0x18}):
+		zr = lz4.NewReader(bytes.NewReader(data))
+	case bytes.HasPrefix(data, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		zr, err = xz.NewReader(bytes.NewReader(data))
+	case bytes.HasPrefix(data, []byte("BZh")):
+		zr = bzip2.NewReader(bytes.NewReader(data))
+	default:
+		return false
+	}
 	if err != nil {
 		return false
 	}
-	n, err := io.Copy(io.Discard, zr)
-	return n == 0 && err == nil
+	// Reading for one byte reaches the end of a stream of nothing, and
+	// stops at the first byte of any other.
+	b, err := io.ReadAll(io.LimitReader(zr, 1))
+	return len(b) == 0 && err == nil
 }
 
 // checkStream reads data whole and one byte per Read; both reads must
