@@ -195,7 +195,7 @@ request/response traffic is not a loop. Each finding carries its evidence.
 	f.Float64Var(&opts.Runs.MinAlternation, "loop-alternation", rd.MinAlternation, "loops found by their signature: share of packets that must come from the other side than the packet before")
 	f.Float64Var(&opts.Runs.MinAnswers, "loop-answers", rd.MinAnswers, "loops found by their signature: share of each side's packets that must answer the other")
 	f.DurationVar(&opts.MaxDelay, "max-delay", def.MaxDelay, "longest gap between the trigger answer and the first non-DNS packet")
-	f.DurationVar(&opts.Idle, "idle", def.Idle, "a gap this long ends a loop; a loop is still running if its last packet is closer than this to the end of the input")
+	f.DurationVar(&opts.Idle, "idle", def.Idle, "a gap this long ends a loop; a loop silent for less than this (and less than ten of its packet intervals, at least 0.25s) at the end of the input is still running")
 	f.IntVar(&opts.MinPackets, "min-packets", def.MinPackets, "packets a loop needs to be reported; shorter ones are bounces")
 	f.IntVar(&opts.MaxFlows, "max-flows", def.MaxFlows, "cap on the flows each detector tracks in a stream (DNS flows take about 170 bytes); beyond it the flow due to expire soonest is evicted, sparing flows in a loop")
 	f.DurationVar(&opts.FlowTimeout, "flow-timeout", def.FlowTimeout, "keep a DNS flow with unanswered queries this long without traffic (other flows go after --idle)")

@@ -300,7 +300,7 @@ func (d *DNSPong) Finish(end int64) []Loop {
 	byStart(d.runLoops)
 	out := append(d.loops, d.runLoops...)
 	for i := range out {
-		out[i].Ongoing = end-out[i].End < int64(d.cfg.Idle)
+		out[i].Ongoing = stillRunning(&out[i], end, d.cfg.Idle)
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/pongscan/pongscan/pkg/decode"
 )
@@ -32,7 +33,7 @@ type Loop struct {
 	ClientToServer Direction
 	ServerToClient Direction
 	PeakPPS        uint64 // most packets in one second [Start+k s, Start+k+1 s)
-	Ongoing        bool   // last packet less than the idle gap before the end of input
+	Ongoing        bool   // still running at the end of input (see stillRunning)
 	ClientTTLs     []int  // distinct TTL / hop-limit values from the client, sorted
 	TTLsCapped     bool   // more distinct values than were kept
 	// CutByFlowCap reports that the loop was still running when the flow
@@ -77,4 +78,43 @@ func (l *Loop) Rate() float64 {
 		return float64(l.Packets) / d
 	}
 	return 0
+}
+
+// Ongoing windows: a loop is still running at the end of its input when
+// its last packet is closer to that end than its own rhythm explains as
+// a stop. The window is the longest of ongoingFloor, ongoingPeriods mean
+// packet intervals and ongoingReactions times the slowest reaction seen
+// in the loop, and never reaches the idle gap that ends a loop.
+const (
+	ongoingFloor     = 250 * time.Millisecond
+	ongoingPeriods   = 10
+	ongoingReactions = 4
+)
+
+// StillRunning reports whether a loop of packets packets from start to
+// end (Unix nanoseconds), whose slowest reaction took slowest, was still
+// running when its input ended at inputEnd: it was silent for less than
+// its window (see ongoingFloor) and less than idle. A loop at 500
+// packets/s that fell silent a second before the capture ended has
+// stopped, though a second is under the default --idle.
+func StillRunning(start, end int64, packets uint64, slowest time.Duration, inputEnd int64, idle time.Duration) bool {
+	gap := inputEnd - end
+	if gap >= int64(idle) {
+		return false
+	}
+	window := int64(ongoingFloor)
+	if packets > 1 {
+		window = max(window, ongoingPeriods*(end-start)/int64(packets-1))
+	}
+	window = max(window, ongoingReactions*int64(slowest))
+	return gap < window
+}
+
+// stillRunning is StillRunning for a finding.
+func stillRunning(l *Loop, inputEnd int64, idle time.Duration) bool {
+	var slowest time.Duration
+	if e := l.Evidence; e != nil {
+		slowest = time.Duration(max(e.Client.ReactionMS[2], e.Server.ReactionMS[2]) * float64(time.Millisecond))
+	}
+	return StillRunning(l.Start, l.End, l.Packets, slowest, inputEnd, idle)
 }

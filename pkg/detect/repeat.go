@@ -193,7 +193,7 @@ func (r *Repeat) closeRun(i int32, f *repeatFlow) {
 func (r *Repeat) Finish(end int64) []Loop {
 	r.flows.Close(end)
 	for i := range r.loops {
-		r.loops[i].Ongoing = end-r.loops[i].End < int64(r.cfg.Idle)
+		r.loops[i].Ongoing = stillRunning(&r.loops[i], end, r.cfg.Idle)
 	}
 	sort.SliceStable(r.loops, func(i, j int) bool { return r.loops[i].Start < r.loops[j].Start })
 	return r.loops

@@ -36,6 +36,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/pongscan/pongscan/pkg/detect"
 	"github.com/pongscan/pongscan/pkg/report"
 )
 
@@ -255,7 +256,18 @@ func Merge(parts []*report.Report, opts Options) (*report.Report, error) {
 			l.RatePPS = float64(l.Packets) / l.DurationS
 		}
 		if s != nil {
-			l.OngoingAtEnd = s.last-last[h].end < int64(idle)
+			// The last piece's own part judged it with all it knew;
+			// when the stream went on after that part, the loop has
+			// to reach the stream's end as detect judges any loop.
+			t := last[h]
+			l.OngoingAtEnd = t.l.OngoingAtEnd
+			if ps, ok := partSpans[[2]string{fmt.Sprint(t.part), l.Stream}]; !ok || ps.last < s.last {
+				var slowest time.Duration
+				if e := l.Evidence; e != nil {
+					slowest = time.Duration(max(e.Client.ReactionMS[2], e.Server.ReactionMS[2]) * float64(time.Millisecond))
+				}
+				l.OngoingAtEnd = l.OngoingAtEnd && detect.StillRunning(start, t.end, l.Packets, slowest, s.last, idle)
+			}
 			l.OpenAtStart = start-s.first < int64(idle)
 		}
 		out.Loops = append(out.Loops, l)

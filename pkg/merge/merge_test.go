@@ -69,6 +69,14 @@ func TestMerge(t *testing.T) {
 			part("ns1", "00.000000000", "10.000000000", loop("08.000000000", "09.999000000", 100, false, true)),
 			part("ns2", "10.001000000", "20.000000000", loop("10.001000000", "11.000000000", 50, true, false)),
 		}, []string{"08.000000000..09.999000000 100 true false", "10.001000000..11.000000000 50 false true"}},
+		{"ongoing at a cut, then a second of other traffic: 50 beats missed, stopped", []*report.Report{
+			part("", "00.000000000", "10.000000000", loop("08.000000000", "09.999000000", 100, false, true)),
+			part("", "10.001000000", "11.000000000"),
+		}, []string{"08.000000000..09.999000000 100 false false"}},
+		{"ongoing at a cut, then a tenth of a second: still running", []*report.Report{
+			part("", "00.000000000", "10.000000000", loop("08.000000000", "09.999000000", 100, false, true)),
+			part("", "10.001000000", "10.100000000"),
+		}, []string{"08.000000000..09.999000000 100 true false"}},
 		{"ongoing at a cut with nothing after it: not ongoing at the stream's end", []*report.Report{
 			part("", "00.000000000", "10.000000000", loop("08.000000000", "09.999000000", 100, false, true)),
 			part("", "10.001000000", "20.000000000"),

@@ -56,8 +56,8 @@ type FlowTruth struct {
 	End   float64 `json:"end"`
 	// RatePPS is Packets / (End - Start).
 	RatePPS float64 `json:"rate_pps"`
-	// OngoingAtEnd is true when the last packet is less than
-	// OngoingWindow before the last packet of the capture.
+	// OngoingAtEnd is true when the loop was still running when the
+	// capture ended (StillRunning).
 	OngoingAtEnd bool `json:"ongoing_at_end"`
 	// PayloadClass names the payload when a detector classifies it
 	// ("tftp" for the seed's loop).
@@ -172,7 +172,7 @@ func (s *Scenario) FlowTruth(files []File, id LoopID, name string) (FlowTruth, e
 	}
 	start, end := ff.Time, all[last].f.Time
 	ft.Start, ft.End = UnixSeconds(start), UnixSeconds(end)
-	ft.OngoingAtEnd = lastTime.Sub(end) < OngoingWindow
+	ft.OngoingAtEnd = StillRunning(lastTime.Sub(end), maxGap)
 	if d := end.Sub(start); d > 0 {
 		ft.RatePPS = float64(ft.Packets) / d.Seconds()
 	}

@@ -9,9 +9,19 @@ import (
 	"time"
 )
 
-// OngoingWindow is how close to the end of the input a loop's last packet
-// must be for the loop to count as still running.
+// OngoingWindow is pongscan's default --idle: a loop silent this long
+// has ended, and its flow is silent this long before and after it.
 const OngoingWindow = 2 * time.Second
+
+// StillRunning is the truth's rule for ongoing_at_end: the capture ended
+// before the loop missed a beat. The silence from the loop's last packet
+// to the capture's last is at most twice the longest gap between the
+// loop's own packets (had it gone on, its next packet would have been
+// captured), and under OngoingWindow. A loop stopped by a null route a
+// second before the capture ended is not running.
+func StillRunning(silence, maxGap time.Duration) bool {
+	return silence < OngoingWindow && silence <= 2*maxGap
+}
 
 // Truth is the expected result for a sample, in the shape of the
 // acceptance cases' truth.json.
@@ -55,8 +65,8 @@ type LoopTruth struct {
 	End   float64 `json:"end"`
 	// RatePPS is Packets divided by End-Start.
 	RatePPS float64 `json:"rate_pps"`
-	// OngoingAtEnd is true when the loop's last packet is less than
-	// OngoingWindow before the last packet of the input.
+	// OngoingAtEnd is true when the loop was still running when the
+	// input ended (StillRunning).
 	OngoingAtEnd bool `json:"ongoing_at_end"`
 	// PayloadClass names the client's non-DNS payload ("tftp").
 	PayloadClass string `json:"payload_class,omitempty"`
@@ -172,9 +182,15 @@ func (s *Scenario) LoopTruth(files []File, id LoopID, name string) (LoopTruth, e
 		return LoopTruth{}, fmt.Errorf("synth: loop %d lacks a trigger or a non-dns packet in the files", id)
 	}
 	packets := 0
+	var maxGap time.Duration
+	var prev time.Time
 	for _, p := range all[first : last+1] {
 		if p.f.Last && sameFlow(p.f, info.client, info.server) {
 			packets++
+			if !prev.IsZero() {
+				maxGap = max(maxGap, p.f.Time.Sub(prev))
+			}
+			prev = p.f.Time
 		}
 	}
 	start, end := all[first].f.Time, all[last].f.Time
@@ -185,7 +201,7 @@ func (s *Scenario) LoopTruth(files []File, id LoopID, name string) (LoopTruth, e
 		Packets:      packets,
 		Start:        UnixSeconds(start),
 		End:          UnixSeconds(end),
-		OngoingAtEnd: lastTime.Sub(end) < OngoingWindow,
+		OngoingAtEnd: StillRunning(lastTime.Sub(end), maxGap),
 		PayloadClass: info.class,
 		Frames:       LoopFrames{FirstNonDNS: all[first].ref},
 	}

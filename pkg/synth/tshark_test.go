@@ -175,7 +175,16 @@ func checkFlow(t *testing.T, rows []tsharkRow, ft FlowTruth, strict bool) {
 	for _, r := range rows {
 		endNs = max(endNs, r.ns)
 	}
-	if ongoing := endNs-lr.ns < int64(OngoingWindow); ongoing != ft.OngoingAtEnd {
+	var maxGap, prevNs int64
+	for _, r := range rows {
+		if on(r) && r.frame >= first && r.frame <= last {
+			if prevNs != 0 {
+				maxGap = max(maxGap, r.ns-prevNs)
+			}
+			prevNs = r.ns
+		}
+	}
+	if ongoing := StillRunning(time.Duration(endNs-lr.ns), time.Duration(maxGap)); ongoing != ft.OngoingAtEnd {
 		t.Errorf("%s: ongoing_at_end %v, but the last packet is %v before the capture's end", ft.Name, ft.OngoingAtEnd, time.Duration(endNs-lr.ns))
 	}
 	if !strict {
