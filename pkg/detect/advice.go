@@ -2,7 +2,6 @@ package detect
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 )
 
@@ -18,13 +17,20 @@ func advice(l *Loop) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "break the loop by dropping one packet: block UDP %s -> %s (or all traffic from %s) at %s's edge", c, s, c.Addr(), s.Addr())
-	fix := []string{fixService(ss, s)}
-	if l.HasTrigger && strings.HasPrefix(ss, "DNS") {
-		// The seed's case: a resolver's query left from a port another
-		// service on its host owns.
-		fix = append(fix, fmt.Sprintf("on %s, the resolver's source port %d is also served by %s: keep the resolver's source-port range away from it, or stop that service from answering stray datagrams", c.Addr(), c.Port(), orUnknown(cs, c.Port())))
+	var fix []string
+	switch {
+	case serviceName(cs) == serviceName(ss) && c.Port() == s.Port() && !l.HasTrigger:
+		// Server <-> server of one kind: one fix, for both hosts.
+		fix = []string{fixService(ss, s.Addr().String()+" and "+c.Addr().String(), s.Port())}
+	default:
+		fix = []string{fixService(ss, s.Addr().String(), s.Port())}
+		if l.HasTrigger && strings.HasPrefix(ss, "DNS") {
+			// The seed's case: a resolver's query left from a port another
+			// service on its host owns.
+			fix = append(fix, fmt.Sprintf("on %s, the resolver's source port %d is also served by %s: keep the resolver's source-port range away from it, or stop that service from answering stray datagrams", c.Addr(), c.Port(), orUnknown(cs, c.Port())))
+		}
+		fix = append(fix, fixService(cs, c.Addr().String(), c.Port()))
 	}
-	fix = append(fix, fixService(cs, c))
 	b.WriteString("; then ")
 	b.WriteString(strings.Join(fix, "; "))
 	return b.String()
@@ -37,13 +43,19 @@ func orUnknown(svc string, port uint16) string {
 	return svc
 }
 
-// fixService says how to keep the service svc at ap from feeding a loop.
-func fixService(svc string, ap netip.AddrPort) string {
-	a, p := ap.Addr(), ap.Port()
+// serviceName is svc without its details in brackets.
+func serviceName(svc string) string {
 	name, _, _ := strings.Cut(svc, " (")
+	return name
+}
+
+// fixService says how to keep the service svc on port p of the hosts a
+// from feeding a loop.
+func fixService(svc string, a string, p uint16) string {
+	name := serviceName(svc)
 	switch name {
 	case "DNS":
-		return fmt.Sprintf("on %s (DNS), enable response rate limiting (RRL, with errors-per-second) and make sure it never answers a DNS response (QR=1) or junk with anything but silence", a)
+		return fmt.Sprintf("on %s (DNS), enable response rate limiting (RRL, with errors-per-second) and make sure the DNS server never answers a DNS response (QR=1) or junk with anything but silence", a)
 	case "TFTP":
 		return fmt.Sprintf("on %s (TFTP, port %d), stop the TFTP service answering datagrams that are not requests of a transfer it runs (its error replies keep the loop going), or firewall it from the Internet", a, p)
 	case "NTP":

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -111,6 +112,14 @@ func (tp tablePrinter) loopTable(w *errWriter, r *Report) {
 			fmt.Sprintf("%.3f s", l.DurationS), pkts, rate, peak, running, Escape(clipText(payloadCell(&l.Payload), 40))})
 		compact.rows = append(compact.rows, []string{n, hostPort(l.Client) + "\n" + hostPort(l.Server), day + "\n" + clock,
 			pkts, rate, peak, strings.TrimSuffix(running, ", at end")})
+	}
+	if !slices.ContainsFunc(r.Inputs, func(in Input) bool { return in.Error != "" }) {
+		// No input failed: the compact grid spends no column on errors,
+		// so the timestamps keep the width they need.
+		compact.header = compact.header[:4]
+		for i := range compact.rows {
+			compact.rows[i] = compact.rows[i][:4]
+		}
 	}
 	switch {
 	case tp.o.Plain:
@@ -283,6 +292,14 @@ func (tp tablePrinter) printSummary(w *errWriter, r *Report, width int) {
 		}
 		compact.rows = append(compact.rows, []string{Escape(in.Path), format, pk, span, Escape(in.Error)})
 	}
+	if !slices.ContainsFunc(r.Inputs, func(in Input) bool { return in.Error != "" }) {
+		// No input failed: the compact grid spends no column on errors,
+		// so the timestamps keep the width they need.
+		compact.header = compact.header[:4]
+		for i := range compact.rows {
+			compact.rows[i] = compact.rows[i][:4]
+		}
+	}
 	switch {
 	case tp.o.Plain:
 		full.renderPlain(w)
@@ -292,7 +309,7 @@ func (tp tablePrinter) printSummary(w *errWriter, r *Report, width int) {
 	case compact.render(w, tp.o.Width):
 	default:
 		for _, row := range compact.rows {
-			w.para(width, "  ", "    ", strings.Join(append(row[:3:3], strings.ReplaceAll(row[3], "\n", " to "), row[4]), "  "))
+			w.para(width, "  ", "    ", strings.Join(append(row[:3:3], strings.ReplaceAll(row[3], "\n", " to "), row[len(row)-1]), "  "))
 		}
 	}
 	s := &r.Summary
