@@ -8,5 +8,5 @@ import "github.com/pongscan/pongscan/pkg/detect"
 // new detector is a file in pkg/detect and a line here.
 var Detectors = []detect.Factory{
 	detect.DNSPongDetector, // dns-pong: a genuine DNS exchange, then a non-DNS reply
-	detect.RepeatDetector,  // udp-pong: echo, daytime, QOTD, chargen, time, TFTP, NTP
+	detect.RepeatDetector,  // udp-pong: echo, systat, daytime, QOTD, chargen, time, TFTP, NTP
 }

@@ -104,8 +104,8 @@ gaps under --idle is a loop when it has --loop-packets packets (and
 than the packet before, and on EACH side --loop-answers of the packets
 answer: a response by content (DNS response, TFTP error, NTP server or
 mode 6/7 response), a copy of the other side's last payload, or any
-non-request from a responder port (echo 7, daytime 13, QOTD 17, chargen 19,
-time 37, and --service-port). A client's own requests never count, so fast
+non-request from a responder port (echo 7, systat 11, daytime 13, QOTD 17,
+chargen 19, time 37, and --service-port). A client's own requests never count, so fast
 request/response traffic is not a loop. Each finding carries its evidence.
 
 ` + exitStatusHelp,
@@ -187,7 +187,7 @@ request/response traffic is not a loop. Each finding carries its evidence.
 	f := cmd.Flags()
 	f.StringVarP(&opts.Format, "format", "f", "table", "output format: table, json, jsonl (JSON Lines with ECS field names: each stream's loops and inputs as soon as the stream is scanned, a summary last) or csv")
 	f.UintSliceVar(&ports, "dns-port", nil, "extra UDP port served by DNS, besides 53 (repeatable)")
-	f.UintSliceVar(&servicePorts, "service-port", nil, "extra responder service port, besides echo 7, daytime 13, QOTD 17, chargen 19 and time 37: a side on it answers with every packet that is not a request (repeatable)")
+	f.UintSliceVar(&servicePorts, "service-port", nil, "extra responder service port, besides echo 7, systat 11, daytime 13, QOTD 17, chargen 19 and time 37: a side on it answers with every packet that is not a request (repeatable)")
 	rd := detect.DefaultRunConfig
 	f.IntVar(&opts.Runs.MinPackets, "loop-packets", rd.MinPackets, "loops found by their signature (no trigger): packets needed (--min-packets too)")
 	f.Float64Var(&opts.Runs.MinRate, "loop-rate", rd.MinRate, "loops found by their signature: packets per second needed")

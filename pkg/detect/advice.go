@@ -60,7 +60,7 @@ func fixService(svc string, a string, p uint16) string {
 		return fmt.Sprintf("on %s (TFTP, port %d), stop the TFTP service answering datagrams that are not requests of a transfer it runs (its error replies keep the loop going), or firewall it from the Internet", a, p)
 	case "NTP":
 		return fmt.Sprintf("on %s (NTP), disable ntpd's mode 7 and mode 6 queries from the Internet (restrict default noquery; ntpd 4.2.4p8 and later fix CVE-2009-3563) or firewall port %d", a, p)
-	case "echo", "daytime", "QOTD", "chargen", "time":
+	case "echo", "systat", "daytime", "QOTD", "chargen", "time":
 		return fmt.Sprintf("on %s, turn off the %s service (port %d, an inetd internal service): nothing on the Internet needs it (CVE-2024-2169)", a, name, p)
 	}
 	return fmt.Sprintf("on %s, find the service on UDP port %d and stop it answering datagrams it did not ask for", a, p)

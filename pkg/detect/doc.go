@@ -6,7 +6,7 @@
 // shard. DNSPong is the machine-pong detector for DNS: a genuine query,
 // its answer, then a non-DNS reply from the client's port (the issue's
 // trigger), and also loops already running when the capture began. Repeat
-// finds loops between the other Loop-DoS services (echo, daytime, QOTD,
+// finds loops between the other Loop-DoS services (echo, systat, daytime, QOTD,
 // chargen, time, TFTP, NTP) from the same run rules (RunConfig).
 //
 // Detectors keep bounded per-flow state in a Tracker: a table keyed by a

@@ -19,7 +19,7 @@ import (
 //     response by content (a DNS response, a TFTP ERROR, an NTP server,
 //     passive or mode 6/7 response), a copy of the other side's last
 //     payload (echo), or any packet that is not a request from a
-//     responder port (echo, daytime, QOTD, chargen, time, and the ports
+//     responder port (echo, systat, daytime, QOTD, chargen, time, and the ports
 //     added with ServicePorts).
 //
 // The last test is what separates a loop from request/response traffic,

@@ -8,11 +8,13 @@ import (
 
 // responderPorts are the services of CVE-2024-2169 (Loop DoS) that only
 // ever answer: every datagram they send is a reply to one they received.
-var responderPorts = []uint16{7, 13, 17, 19, 37}
+// Active Users (systat, RFC 866, port 11) is one of the paper's legacy
+// services beside the better known five.
+var responderPorts = []uint16{7, 11, 13, 17, 19, 37}
 
 // wellKnown names the services of Loop DoS by port.
 var wellKnown = map[uint16]string{
-	7: "echo", 13: "daytime", 17: "QOTD", 19: "chargen", 37: "time",
+	7: "echo", 11: "systat", 13: "daytime", 17: "QOTD", 19: "chargen", 37: "time",
 	53: "DNS", 69: "TFTP", 123: "NTP",
 }
 

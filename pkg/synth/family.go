@@ -34,6 +34,7 @@ func FamilySamples() ([]FamilySample, error) {
 		famQOTDEcho,
 		famDaytimeDaytime,
 		famDaytimeEcho,
+		famSystatDaytime,
 		famTimeEcho,
 		famChargenChargen,
 		famDNSDNS,
@@ -255,6 +256,28 @@ func famDaytimeEcho() (FamilySample, error) {
 		name: "daytime-echo", file: "daytime-echo.pcap", kind: "daytime-echo", link: "pcap/raw", s: s,
 		loops: loopsOf(id), pcap: PcapFormat{Link: LinkRaw},
 		notes: "raw IP link type (101). daytime (198.51.100.113:13) <-> echo (192.0.2.70:7), started at 3.2 s by one spoofed daytime string 'from' the daytime server (TTL 242, its own is 50); echo returns each time string, daytime answers with the current one: the payload changes every second; runs to the end",
+	}.build()
+}
+
+func famSystatDaytime() (FamilySample, error) {
+	s, err := newFamily(119, sec(3), 100, false, ethernet())
+	if err != nil {
+		return FamilySample{}, err
+	}
+	id, err := s.AddPingPong(PingPong{
+		Kind:  "daytime-systat",
+		A:     svc("192.0.2.113:13", Daytime(ms(400)), us(90), us(40), 64),
+		B:     svc("198.51.100.11:11", ActiveUsers(), ms(2.1), ms(1.1), 57),
+		First: DaytimeString(at(sec(0.8))), SpoofTTL: 117,
+		Start: at(sec(0.8) + us(77)), Until: at(sec(1.6)),
+	})
+	if err != nil {
+		return FamilySample{}, err
+	}
+	return familySpec{
+		name: "daytime-systat", file: "daytime-systat.pcap", kind: "daytime-systat", link: "pcap/ethernet", s: s,
+		loops: loopsOf(id), pcap: PcapFormat{Link: LinkEthernet},
+		notes: "daytime (192.0.2.113:13) <-> Active Users (systat, 198.51.100.11:11, RFC 866, one of the Loop DoS paper's legacy services), started at 0.8 s by one spoofed daytime string 'from' the daytime server (TTL 117, its own is 64); systat answers every time string with its user list, daytime answers that with the time; stopped at 1.6 s, 1.4 s before the end: not ongoing",
 	}.build()
 }
 

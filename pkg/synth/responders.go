@@ -31,6 +31,7 @@ func (f ResponderFunc) Respond(rx []byte, now time.Time, r *rand.Rand) []byte {
 // Well-known UDP ports of the services this package speaks.
 const (
 	PortEcho     = 7
+	PortSystat   = 11
 	PortDaytime  = 13
 	PortQOTD     = 17
 	PortChargen  = 19
@@ -136,6 +137,16 @@ func TimeProtocol(skew time.Duration) Responder {
 	return ResponderFunc(func(_ []byte, now time.Time, _ *rand.Rand) []byte {
 		return TimeSeconds(now.Add(skew))
 	})
+}
+
+// ActiveUsersList is what the Active Users service (systat, RFC 866)
+// sends: the users logged in, one a line.
+const ActiveUsersList = "root     console  Feb  8 09:12\r\noperator pts/0    Feb  8 12:41 (192.0.2.250)\r\n"
+
+// ActiveUsers is the Active Users service (RFC 866) over UDP: every
+// datagram is answered with ActiveUsersList, whatever it held.
+func ActiveUsers() Responder {
+	return Fixed([]byte(ActiveUsersList))
 }
 
 // Quotes returns the quotes the QOTD service serves: public-domain
