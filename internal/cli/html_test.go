@@ -184,3 +184,26 @@ func checkNotBlank(t *testing.T, path string) {
 	}
 	t.Logf("screenshot: luminance mean %.1f sd %.1f, %d colours", mean, sd, len(counts))
 }
+
+// TestHTMLPayloadKindOnce checks the payload row names the payload's kind
+// once: "tftp-error: TFTP Error Code, ..." but "text: \"...\"" for a text
+// payload, whose summary already starts with its kind.
+func TestHTMLPayloadKindOnce(t *testing.T) {
+	for _, tt := range []struct{ file, want, bad string }{
+		{"../../testdata/pcaps/machine-pong.pcap", "tftp-error: TFTP Error Code", "tftp-error: tftp-error"},
+		{"../../testdata/family/qotd-echo.pcap", "<td>text: ", "text: text:"},
+	} {
+		out := filepath.Join(t.TempDir(), "r.html")
+		if code, _, stderr := runCLI(t, "scan", "--rrl=false", "--html", out, tt.file); code != ExitLoops {
+			t.Fatalf("%s: exit %d: %s", tt.file, code, stderr)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := string(b)
+		if !strings.Contains(page, tt.want) || strings.Contains(page, tt.bad) {
+			t.Errorf("%s: the payload row is not %q... (or holds %q)", tt.file, tt.want, tt.bad)
+		}
+	}
+}

@@ -174,11 +174,16 @@ func facts(l *report.Loop) []fact {
 	if l.OngoingAtEnd {
 		running = "yes, at the end of the capture"
 	}
+	payload := l.Payload.Summary
+	if !strings.HasPrefix(payload, l.Payload.Kind) {
+		// "tftp-error: TFTP Error Code, ..." but not "text: text: ..."
+		payload = l.Payload.Kind + ": " + payload
+	}
 	fs := []fact{
 		{"detector", l.Detector}, {"start (UTC)", l.Start}, {"end (UTC)", l.End},
 		{"duration", fmt.Sprintf("%.3f s", l.DurationS)}, {"packets", fmt.Sprintf("%d (%d bytes)", l.Packets, l.Bytes)},
 		{"rate", fmt.Sprintf("%.1f packets/s, peak %d/s", l.RatePPS, l.PeakPPS)}, {"still running", running},
-		{"payload", fmt.Sprintf("%s: %s (%d bytes)", l.Payload.Kind, l.Payload.Summary, l.Payload.Length)},
+		{"payload", fmt.Sprintf("%s (%d bytes)", payload, l.Payload.Length)},
 	}
 	t := l.Trigger
 	if t.Query != nil && t.Response != nil {
