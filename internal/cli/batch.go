@@ -160,7 +160,7 @@ func (s *jsonlStream) stream(d scan.StreamDone) {
 		if ws, err := handoff.Wireshark(l, s.n, d.Inputs); err == nil {
 			l.Wireshark = ws
 		}
-		if m, err := handoff.Mitigate(l, s.n); err == nil {
+		if m, err := handoff.Mitigate(l, s.n, d.VLANTags); err == nil {
 			l.Mitigation = m
 		}
 		if s.err == nil {

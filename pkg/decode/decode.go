@@ -69,6 +69,9 @@ type Stats struct {
 	UnknownLinks map[uint32]uint64 // frames per undecoded link type
 	Reassembled  uint64            // datagrams rebuilt from fragments
 	FragDropped  uint64            // fragments dropped: limits, overlaps, timeouts
+	// VLANTags is the most 802.1Q/802.1ad tags seen on one Ethernet
+	// frame: a capture filter for this input must skip that many.
+	VLANTags uint8
 }
 
 // Decoder peels link, IP and UDP headers by hand, with no allocation per
@@ -142,6 +145,7 @@ func (d *Decoder) decode(link uint32, data []byte, origLen int, now int64, p *Pa
 			}
 			et = binary.BigEndian.Uint16(data[2:4])
 			data = data[4:]
+			d.Stats.VLANTags = max(d.Stats.VLANTags, uint8(i+1))
 		}
 	case LinkSLL:
 		if len(data) < 16 {

@@ -175,9 +175,15 @@ func decodeAs(l *report.Loop, f flow) *report.DecodeAs {
 // prefixBytes is how many leading payload bytes the rules match.
 const prefixBytes = 4
 
+// maxFilterTags bounds the VLAN tags a capture filter looks under: each
+// tag repeats the expression, and more than two (802.1ad) is rare.
+const maxFilterTags = 3
+
 // Mitigate builds the rules that drop loop number n's packets at the
-// server and the capture filter that records them.
-func Mitigate(l *report.Loop, n int) (*report.Mitigation, error) {
+// server and the capture filter that records them. vlanTags is the most
+// 802.1Q tags the inputs' frames carried (report.Summary.VLANTags): the
+// filter then also matches frames with one to that many tags.
+func Mitigate(l *report.Loop, n int, vlanTags uint8) (*report.Mitigation, error) {
 	f, err := parse(l)
 	if err != nil {
 		return nil, err
@@ -230,6 +236,15 @@ func Mitigate(l *report.Loop, n int) (*report.Mitigation, error) {
 		frag = "ip6[6] == 44" // a fragment header: the UDP header may be elsewhere
 	}
 	m.BPF = fmt.Sprintf("(udp and ((%s) or (%s))) or (%s and (%s))", host(c, s), host(s, c), frag, pair)
+	if vlanTags > 0 {
+		// libpcap's "vlan" moves every later test past one tag, so
+		// "E or (vlan and E) or (vlan and E)" matches E untagged, under
+		// one tag and under two (802.1ad), as frames sit in a file.
+		one := m.BPF
+		for range min(vlanTags, maxFilterTags) {
+			m.BPF += " or (vlan and (" + one + "))"
+		}
+	}
 	m.Tcpdump = fmt.Sprintf("tcpdump -w loop-%d.pcap %s", n, report.ShellQuote(m.BPF))
 	who := fmt.Sprintf("UDP %s -> %s", c, s)
 	if len(prefix) > 0 {
@@ -257,7 +272,7 @@ func Fill(r *report.Report) {
 		if ws, err := Wireshark(l, i+1, r.Inputs); err == nil {
 			l.Wireshark = ws
 		}
-		if m, err := Mitigate(l, i+1); err == nil {
+		if m, err := Mitigate(l, i+1, r.Summary.VLANTags); err == nil {
 			l.Mitigation = m
 		}
 	}

@@ -123,13 +123,9 @@ func TestBPFCapturesTheLoop(t *testing.T) {
 		if len(s.files) != 1 {
 			continue
 		}
+		// The vlan sample's loop runs in QinQ: its filter must look
+		// under two tags by itself.
 		bpf := s.loop.Mitigation.BPF
-		if s.sample == "vlan" {
-			// Tagged frames in a file need libpcap's vlan keyword once
-			// per tag, as the README says (this loop runs in QinQ); a
-			// live capture on Linux sees them untagged.
-			bpf = "vlan and vlan and (" + bpf + ")"
-		}
 		out, err := exec.Command(tcpdump, "-nr", s.files[0], bpf).Output()
 		if err != nil && len(out) == 0 {
 			t.Logf("%s: tcpdump cannot read it (%v): not checked", s.sample, err)

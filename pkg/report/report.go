@@ -103,6 +103,10 @@ type Summary struct {
 	// FilteredOut counts the records a --host, --port, --from or --to
 	// filter dropped (they are in Packets, and in no other count).
 	FilteredOut uint64 `json:"filtered_out,omitempty"`
+	// VLANTags is the most 802.1Q/802.1ad tags seen on one frame of the
+	// inputs (0: none): the loops' capture filters match frames with up
+	// to that many tags, as they are in a capture file.
+	VLANTags uint8 `json:"vlan_tags_max,omitempty"`
 	// Interrupted reports that the scan was stopped (a signal) before
 	// every input was read: the report covers what was read until then.
 	Interrupted bool `json:"interrupted"`

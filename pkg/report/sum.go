@@ -43,5 +43,6 @@ func (s *Summary) Add(o *Summary) {
 			d[k] += v
 		}
 	}
+	s.VLANTags = max(s.VLANTags, o.VLANTags)
 	s.Interrupted = s.Interrupted || o.Interrupted
 }

@@ -114,6 +114,7 @@ func (s *scan) decodeCounts(sum *report.Summary) {
 	kinds := &st.Kinds
 	unknown := map[uint32]uint64{}
 	for _, sh := range s.shards {
+		sum.VLANTags = max(sum.VLANTags, sh.dec.Stats.VLANTags)
 		for k, n := range sh.dec.Stats.Kinds {
 			kinds[k] += n
 		}

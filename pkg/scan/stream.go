@@ -34,6 +34,8 @@ type StreamDone struct {
 	Loops    []report.Loop
 	Warnings []string
 	Errors   []error
+	// VLANTags is the most 802.1Q tags on one of the stream's frames.
+	VLANTags uint8
 }
 
 // RunStreams scans each stream with a pipeline of its own, several at
@@ -89,7 +91,7 @@ func RunStreams(ctx context.Context, streams []Stream, opts Options) *Result {
 			if opts.OnStream != nil {
 				r := results[i]
 				opts.OnStream(StreamDone{Name: streams[i].Name, Inputs: r.Report.Inputs, Loops: r.Report.Loops,
-					Warnings: r.Report.Warnings, Errors: r.Errors})
+					Warnings: r.Report.Warnings, Errors: r.Errors, VLANTags: r.Report.Summary.VLANTags})
 			}
 		}
 	}()
