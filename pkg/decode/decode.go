@@ -9,9 +9,14 @@ import (
 const (
 	LinkNull     = 0
 	LinkEthernet = 1
+	LinkPPP      = 9
 	LinkRaw12    = 12 // DLT_RAW on some BSDs
 	LinkRaw14    = 14 // DLT_RAW on OpenBSD
+	LinkPPPHDLC  = 50
 	LinkRaw      = 101
+	LinkCHDLC    = 104
+	Link80211    = 105
+	LinkRadiotap = 127
 	LinkLoop     = 108
 	LinkSLL      = 113
 	LinkIPv4     = 228
@@ -147,6 +152,12 @@ func (d *Decoder) decode(link uint32, data []byte, origLen int, now int64, p *Pa
 			data = data[4:]
 			d.Stats.VLANTags = max(d.Stats.VLANTags, uint8(i+1))
 		}
+		if et == etherMPLS || et == etherMPLSMult || et == etherPPPoE {
+			var ok bool
+			if et, data, ok = peelEtherPayload(et, data); !ok {
+				return KindMalformed
+			}
+		}
 	case LinkSLL:
 		if len(data) < 16 {
 			return KindMalformed
@@ -186,6 +197,26 @@ func (d *Decoder) decode(link uint32, data []byte, origLen int, now int64, p *Pa
 			et = etherIPv6
 		default:
 			return KindNotIP
+		}
+	case LinkPPP, LinkPPPHDLC, LinkCHDLC:
+		var ok bool
+		if link == LinkPPP {
+			et, data, ok = peelPPP(data)
+		} else {
+			et, data, ok = peelHDLC(data)
+		}
+		if !ok {
+			return KindMalformed
+		}
+	case Link80211, LinkRadiotap:
+		var ok bool
+		if link == LinkRadiotap {
+			if data, ok = peelRadiotap(data); !ok {
+				return KindMalformed
+			}
+		}
+		if et, data, ok = peel80211(data); !ok {
+			return KindMalformed
 		}
 	case LinkPPI, LinkPKTAP:
 		// A header naming the inner link type: peel it once (no nesting).

@@ -11,7 +11,7 @@ import (
 )
 
 // The link types Decode peels, in a fixed order the fuzzer indexes.
-var fuzzLinks = []uint32{LinkNull, LinkEthernet, LinkRaw12, LinkRaw14, LinkRaw, LinkLoop, LinkSLL, LinkIPv4, LinkIPv6, LinkSLL2, LinkPPI, LinkNFLOG, LinkPKTAP}
+var fuzzLinks = []uint32{LinkNull, LinkEthernet, LinkRaw12, LinkRaw14, LinkRaw, LinkLoop, LinkSLL, LinkIPv4, LinkIPv6, LinkSLL2, LinkPPI, LinkNFLOG, LinkPKTAP, LinkPPP, LinkPPPHDLC, LinkCHDLC, Link80211, LinkRadiotap}
 
 // fuzzDNS is a DNS query for example.com, type A.
 var fuzzDNS = []byte{0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
@@ -110,7 +110,22 @@ func wrapLinks(ip []byte) map[uint32][]byte {
 	// PKTAP and PPI: a header naming Ethernet as the inner link type.
 	pktap := append(binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, 8), LinkEthernet), eth...)
 	ppi := append(binary.LittleEndian.AppendUint32([]byte{0, 0, 8, 0}, LinkEthernet), eth...)
+	// PPP (RFC 1662 framing), Cisco HDLC, and 802.11 QoS data with
+	// LLC/SNAP, bare and under radiotap.
+	pppProto := []byte{0x00, 0x21}
+	if et[0] == 0x86 {
+		pppProto = []byte{0x00, 0x57}
+	}
+	ppp := append([]byte{0xff, 0x03}, pppProto...)
+	chdlc := append([]byte{0x0f, 0x00}, et...)
+	wifi := append(append([]byte{0x88, 0x01}, make([]byte, 24)...), 0xaa, 0xaa, 0x03, 0, 0, 0, et[0], et[1])
+	radiotap := append([]byte{0, 0, 8, 0, 0, 0, 0, 0}, wifi...)
 	return map[uint32][]byte{
+		LinkPPP:      cat(ppp),
+		LinkPPPHDLC:  cat(ppp),
+		LinkCHDLC:    cat(chdlc),
+		Link80211:    cat(wifi),
+		LinkRadiotap: cat(radiotap),
 		LinkNFLOG:    cat(nflog),
 		LinkPKTAP:    cat(pktap),
 		LinkPPI:      cat(ppi),
@@ -260,7 +275,7 @@ func FuzzDecode(f *testing.F) {
 		// The same bytes as an IP packet must decode alike under every
 		// link layer that can carry it.
 		var want result
-		for i, link := range []uint32{LinkRaw, LinkRaw12, LinkRaw14, LinkEthernet, LinkSLL, LinkSLL2, LinkNull, LinkLoop, LinkPPI, LinkNFLOG, LinkPKTAP} {
+		for i, link := range []uint32{LinkRaw, LinkRaw12, LinkRaw14, LinkEthernet, LinkSLL, LinkSLL2, LinkNull, LinkLoop, LinkPPI, LinkNFLOG, LinkPKTAP, LinkPPP, LinkPPPHDLC, LinkCHDLC, Link80211, LinkRadiotap} {
 			frame := wrapLinks(data)[link]
 			d := NewDecoder(lim)
 			got := decodeOne(t, d, link, frame, len(frame)+int(extra), 0)

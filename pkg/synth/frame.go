@@ -54,6 +54,10 @@ const (
 	LinkLoop     = layers.LinkTypeLoop
 	LinkSLL      = layers.LinkTypeLinuxSLL
 	LinkSLL2     = layers.LinkTypeLinuxSLL2
+	LinkPPP      = layers.LinkTypePPP
+	LinkCHDLC    = layers.LinkTypeC_HDLC
+	Link80211    = layers.LinkTypeIEEE802_11
+	LinkRadiotap = layers.LinkTypeIEEE80211Radio
 )
 
 // Address family values used by Null and Loop headers.
@@ -140,8 +144,40 @@ func (l Link) Frame(src, dst netip.Addr, ip []byte) ([]byte, error) {
 		b[11] = 6
 		copy(b[12:18], hostMAC(src))
 		return append(b, ip...), nil
+	case layers.LinkTypePPP:
+		// HDLC-like framing (RFC 1662): address, control, protocol.
+		proto := []byte{0xff, 0x03, 0x00, 0x21}
+		if v6 {
+			proto[3] = 0x57
+		}
+		return append(proto, ip...), nil
+	case layers.LinkTypeC_HDLC:
+		b := []byte{0x0f, 0x00, 0, 0}
+		binary.BigEndian.PutUint16(b[2:4], uint16(ethType))
+		return append(b, ip...), nil
+	case layers.LinkTypeIEEE802_11:
+		return l.wifi(src, dst, ethType, ip), nil
+	case layers.LinkTypeIEEE80211Radio:
+		// A radiotap header with the rate field only (8-byte header,
+		// 1-byte rate, padding to 4), then the 802.11 frame.
+		rt := []byte{0, 0, 12, 0, 0x04, 0, 0, 0, 0x6c, 0, 0, 0}
+		return append(rt, l.wifi(src, dst, ethType, ip)...), nil
 	}
 	return nil, fmt.Errorf("synth: unsupported link type %d", int(l.Type))
+}
+
+// wifi frames ip as an 802.11 QoS data frame to the distribution system
+// (the hosts' MACs as transmitter, receiver and final address), then an
+// LLC/SNAP header.
+func (l Link) wifi(src, dst netip.Addr, ethType layers.EthernetType, ip []byte) []byte {
+	b := make([]byte, 0, 34+len(ip))
+	b = append(b, 0x88, 0x01, 0, 0) // QoS data, to DS; duration
+	b = append(b, hostMAC(dst)...)  // BSSID (the receiver)
+	b = append(b, hostMAC(src)...)  // source
+	b = append(b, hostMAC(dst)...)  // destination
+	b = append(b, 0, 0, 0, 0)       // sequence control, QoS control
+	b = append(b, 0xaa, 0xaa, 0x03, 0, 0, 0, byte(ethType>>8), byte(ethType))
+	return append(b, ip...)
 }
 
 func (l Link) sllPacketType(src, dst netip.Addr) uint16 {

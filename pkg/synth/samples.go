@@ -139,6 +139,8 @@ func Samples() ([]Sample, error) {
 		sampleBigEndian,
 		sampleNull,
 		sampleBSDLoop,
+		samplePPP,
+		sampleWifi,
 		sampleBounce,
 		sampleFixedPort,
 		sampleTruncated,
@@ -383,6 +385,30 @@ func sampleNull() (Sample, error) {
 		name: "null", file: "null.pcap", s: s,
 		loops: []namedLoop{{id, "L1"}}, pcap: PcapFormat{Link: LinkNull},
 		notes: "BSD loopback encapsulation (link type 0, host-order address family); loop runs to the end",
+	}.build()
+}
+
+func samplePPP() (Sample, error) {
+	s, id, err := machinePong(23, Link{Type: LinkPPP})
+	if err != nil {
+		return Sample{}, err
+	}
+	return sampleSpec{
+		name: "ppp", file: "ppp.pcap", s: s,
+		loops: []namedLoop{{id, "L1"}}, pcap: PcapFormat{Link: LinkPPP},
+		notes: "PPP link type (9), HDLC-like framing (ff 03, then protocol 0x0021), as a router's serial or DSL line records it; loop runs to the end",
+	}.build()
+}
+
+func sampleWifi() (Sample, error) {
+	s, id, err := machinePong(24, Link{Type: LinkRadiotap})
+	if err != nil {
+		return Sample{}, err
+	}
+	return sampleSpec{
+		name: "wifi", file: "wifi.pcap", s: s,
+		loops: []namedLoop{{id, "L1"}}, pcap: PcapFormat{Link: LinkRadiotap},
+		notes: "802.11 in monitor mode: radiotap headers (link type 127), QoS data frames to the distribution system, LLC/SNAP; loop runs to the end",
 	}.build()
 }
 
