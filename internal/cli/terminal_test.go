@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -204,6 +205,30 @@ func TestWrappedCommandsRunAsPrinted(t *testing.T) {
 		}
 		if _, err := os.Stat("pwned"); err == nil {
 			t.Fatalf("the file name ran a command")
+		}
+	}
+}
+
+// TestCompactInputsKeepTimestamps checks the compact Inputs grid at 80
+// columns: each input's first and last times whole on their lines (an
+// error column once squeezed them into three pieces each), and a failed
+// input's error in a paragraph under the grid.
+func TestCompactInputsKeepTimestamps(t *testing.T) {
+	t.Chdir("../../testdata/pcaps")
+	t.Setenv(forceTTYEnv, "80")
+	stamp := regexp.MustCompile(`│ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z │`)
+	for _, tc := range []struct {
+		file      string
+		wantError bool
+	}{{"machine-pong.pcap", false}, {"cut.pcap", true}} {
+		_, out, _ := runCLI(t, "scan", tc.file)
+		_, inputs, _ := strings.Cut(out, "\nInputs:\n")
+		inputs, _, _ = strings.Cut(inputs, "\nSummary:")
+		if n := len(stamp.FindAllString(inputs, -1)); n != 2 {
+			t.Errorf("%s: %d whole timestamps in the Inputs grid, want 2:\n%s", tc.file, n, inputs)
+		}
+		if got := strings.Contains(inputs, "  error: "+tc.file+": "); got != tc.wantError {
+			t.Errorf("%s: error paragraph %v, want %v:\n%s", tc.file, got, tc.wantError, inputs)
 		}
 	}
 }

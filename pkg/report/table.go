@@ -273,8 +273,11 @@ func (tp tablePrinter) printSummary(w *errWriter, r *Report, width int) {
 	full := &grid{header: []string{"FILE", "FORMAT", "LINK TYPES", "PACKETS", "FIRST (UTC)", "LAST (UTC)", "ERROR"},
 		right: []bool{false, false, false, true}}
 	full.shrink = []bool{0: true, 2: true, 6: true}
-	compact := &grid{header: []string{"FILE", "FORMAT", "PACKETS", "FIRST / LAST (UTC)", "ERROR"}, right: []bool{false, false, true},
-		shrink: []bool{0: true, 3: true, 4: true}}
+	// The compact grid has no error column: an error (it names its file)
+	// gets a paragraph under the grid, and the timestamps keep the width
+	// they need.
+	compact := &grid{header: []string{"FILE", "FORMAT", "PACKETS", "FIRST / LAST (UTC)"}, right: []bool{false, false, true},
+		shrink: []bool{0: true, 3: true}}
 	for _, in := range r.Inputs {
 		lts := make([]string, len(in.LinkTypes))
 		for i, lt := range in.LinkTypes {
@@ -290,16 +293,9 @@ func (tp tablePrinter) printSummary(w *errWriter, r *Report, width int) {
 		if in.First != "" {
 			span = Escape(in.First) + "\n" + Escape(in.Last)
 		}
-		compact.rows = append(compact.rows, []string{Escape(in.Path), format, pk, span, Escape(in.Error)})
+		compact.rows = append(compact.rows, []string{Escape(in.Path), format, pk, span})
 	}
-	if !slices.ContainsFunc(r.Inputs, func(in Input) bool { return in.Error != "" }) {
-		// No input failed: the compact grid spends no column on errors,
-		// so the timestamps keep the width they need.
-		compact.header = compact.header[:4]
-		for i := range compact.rows {
-			compact.rows[i] = compact.rows[i][:4]
-		}
-	}
+	isCompact := false
 	switch {
 	case tp.o.Plain:
 		full.renderPlain(w)
@@ -307,9 +303,18 @@ func (tp tablePrinter) printSummary(w *errWriter, r *Report, width int) {
 		full.render(w, 0)
 	case tp.o.Width >= CompactBelow && full.render(w, tp.o.Width):
 	case compact.render(w, tp.o.Width):
+		isCompact = true
 	default:
 		for _, row := range compact.rows {
-			w.para(width, "  ", "    ", strings.Join(append(row[:3:3], strings.ReplaceAll(row[3], "\n", " to "), row[len(row)-1]), "  "))
+			w.para(width, "  ", "    ", strings.Join(append(row[:3:3], strings.ReplaceAll(row[3], "\n", " to ")), "  "))
+		}
+		isCompact = true
+	}
+	if isCompact {
+		for _, in := range r.Inputs {
+			if in.Error != "" {
+				w.para(width, "  error: ", "    ", Escape(in.Error))
+			}
 		}
 	}
 	s := &r.Summary
