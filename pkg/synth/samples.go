@@ -183,16 +183,19 @@ func machinePong(seed uint64, link Link) (*Scenario, LoopID, error) {
 	return s, id, err
 }
 
-func sampleMachinePong() (Sample, error) {
-	s, id, err := machinePong(1, ethernet())
+// seedSample is the seed's loop (machinePong) on link, written as file in
+// format pcap.
+func seedSample(seed uint64, link Link, name, file string, pcap PcapFormat, notes string) (Sample, error) {
+	s, id, err := machinePong(seed, link)
 	if err != nil {
 		return Sample{}, err
 	}
-	return sampleSpec{
-		name: "machine-pong", file: "machine-pong.pcap", s: s,
-		loops: []namedLoop{{id, "L1"}}, pcap: PcapFormat{Link: LinkEthernet},
-		notes: "the seed incident: a referral to 198.51.100.200:22772 bounces off a TFTP server; the loop runs to the end of the capture",
-	}.build()
+	return sampleSpec{name: name, file: file, s: s, loops: []namedLoop{{id, "L1"}}, pcap: pcap, notes: notes}.build()
+}
+
+func sampleMachinePong() (Sample, error) {
+	return seedSample(1, ethernet(), "machine-pong", "machine-pong.pcap", PcapFormat{Link: LinkEthernet},
+		"the seed incident: a referral to 198.51.100.200:22772 bounces off a TFTP server; the loop runs to the end of the capture")
 }
 
 func sampleMachinePongGzip() (Sample, error) {
@@ -255,15 +258,8 @@ func sampleIPv6() (Sample, error) {
 }
 
 func sampleSLL() (Sample, error) {
-	s, id, err := machinePong(4, Link{Type: LinkSLL, Host: mustAddr(serverV4)})
-	if err != nil {
-		return Sample{}, err
-	}
-	return sampleSpec{
-		name: "sll", file: "sll.pcap", s: s,
-		loops: []namedLoop{{id, "L1"}}, pcap: PcapFormat{Link: LinkSLL},
-		notes: "Linux cooked capture (link type 113) on the server; IPv4 loop running to the end",
-	}.build()
+	return seedSample(4, Link{Type: LinkSLL, Host: mustAddr(serverV4)}, "sll", "sll.pcap", PcapFormat{Link: LinkSLL},
+		"Linux cooked capture (link type 113) on the server; IPv4 loop running to the end")
 }
 
 func sampleSLL2() (Sample, error) {
@@ -365,51 +361,23 @@ func sampleNanosecond() (Sample, error) {
 }
 
 func sampleBigEndian() (Sample, error) {
-	s, id, err := machinePong(9, ethernet())
-	if err != nil {
-		return Sample{}, err
-	}
-	return sampleSpec{
-		name: "bigendian", file: "bigendian.pcap", s: s,
-		loops: []namedLoop{{id, "L1"}}, pcap: PcapFormat{Link: LinkEthernet, BigEndian: true},
-		notes: "big-endian classic pcap (magic bytes a1 b2 c3 d4), microseconds; loop runs to the end",
-	}.build()
+	return seedSample(9, ethernet(), "bigendian", "bigendian.pcap", PcapFormat{Link: LinkEthernet, BigEndian: true},
+		"big-endian classic pcap (magic bytes a1 b2 c3 d4), microseconds; loop runs to the end")
 }
 
 func sampleNull() (Sample, error) {
-	s, id, err := machinePong(10, Link{Type: LinkNull})
-	if err != nil {
-		return Sample{}, err
-	}
-	return sampleSpec{
-		name: "null", file: "null.pcap", s: s,
-		loops: []namedLoop{{id, "L1"}}, pcap: PcapFormat{Link: LinkNull},
-		notes: "BSD loopback encapsulation (link type 0, host-order address family); loop runs to the end",
-	}.build()
+	return seedSample(10, Link{Type: LinkNull}, "null", "null.pcap", PcapFormat{Link: LinkNull},
+		"BSD loopback encapsulation (link type 0, host-order address family); loop runs to the end")
 }
 
 func samplePPP() (Sample, error) {
-	s, id, err := machinePong(23, Link{Type: LinkPPP})
-	if err != nil {
-		return Sample{}, err
-	}
-	return sampleSpec{
-		name: "ppp", file: "ppp.pcap", s: s,
-		loops: []namedLoop{{id, "L1"}}, pcap: PcapFormat{Link: LinkPPP},
-		notes: "PPP link type (9), HDLC-like framing (ff 03, then protocol 0x0021), as a router's serial or DSL line records it; loop runs to the end",
-	}.build()
+	return seedSample(23, Link{Type: LinkPPP}, "ppp", "ppp.pcap", PcapFormat{Link: LinkPPP},
+		"PPP link type (9), HDLC-like framing (ff 03, then protocol 0x0021), as a router's serial or DSL line records it; loop runs to the end")
 }
 
 func sampleWifi() (Sample, error) {
-	s, id, err := machinePong(24, Link{Type: LinkRadiotap})
-	if err != nil {
-		return Sample{}, err
-	}
-	return sampleSpec{
-		name: "wifi", file: "wifi.pcap", s: s,
-		loops: []namedLoop{{id, "L1"}}, pcap: PcapFormat{Link: LinkRadiotap},
-		notes: "802.11 in monitor mode: radiotap headers (link type 127), QoS data frames to the distribution system, LLC/SNAP; loop runs to the end",
-	}.build()
+	return seedSample(24, Link{Type: LinkRadiotap}, "wifi", "wifi.pcap", PcapFormat{Link: LinkRadiotap},
+		"802.11 in monitor mode: radiotap headers (link type 127), QoS data frames to the distribution system, LLC/SNAP; loop runs to the end")
 }
 
 func sampleBSDLoop() (Sample, error) {
