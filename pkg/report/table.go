@@ -319,7 +319,7 @@ func (tp tablePrinter) printSummary(w *errWriter, r *Report, width int) {
 	}
 	s := &r.Summary
 	sum := func(indent, text string) { w.para(width, indent, "           ", text) }
-	sum("\nSummary: ", fmt.Sprintf("%d packets, %d UDP, %d DNS messages, %d non-DNS, %d truncated, %d flows, %d bounces, %d loops",
+	sum("\nSummary: ", fmt.Sprintf("%d packets, %d UDP, %d DNS messages, %d non-DNS on DNS ports, %d truncated, %d flows, %d bounces, %d loops",
 		s.Packets, s.UDP, s.DNSMessages, s.NonDNS, s.Truncated, s.Flows, s.Bounces, s.Loops))
 	sum("         ", fmt.Sprintf("%d TCP, %d other IP, %d not IP, %d malformed, %d unknown link type, %d fragments (%d datagrams reassembled, %d dropped)",
 		s.TCP, s.OtherIP, s.NotIP, s.Malformed, s.UnknownLink, s.Fragments, s.Reassembled, s.FragDropped))
