@@ -7,7 +7,8 @@ var (
 	formatValues = []cobra.Completion{
 		cobra.CompletionWithDesc("table", "for people: a table on a terminal, tab-separated rows when piped"),
 		cobra.CompletionWithDesc("json", "one pongscan.report/v1 document"),
-		cobra.CompletionWithDesc("csv", "one row per loop"),
+		cobra.CompletionWithDesc("jsonl", "JSON Lines with ECS field names: loops, inputs, a summary last"),
+		cobra.CompletionWithDesc("csv", "one row per loop (or per input, --csv-table inputs)"),
 	}
 	progressValues = []cobra.Completion{
 		cobra.CompletionWithDesc("auto", "only when stderr is a terminal"),

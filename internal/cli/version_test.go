@@ -130,7 +130,7 @@ func TestCompletionOffersValues(t *testing.T) {
 	for _, tc := range []struct {
 		flag string
 		want []string
-	}{{"--format", []string{"table", "json", "csv"}}, {"--progress", []string{"auto", "always", "never"}}} {
+	}{{"--format", []string{"table", "json", "jsonl", "csv"}}, {"--progress", []string{"auto", "always", "never"}}} {
 		code, out, _ := runCLI(t, "__complete", "scan", tc.flag, "")
 		if code != ExitOK {
 			t.Fatalf("%s: exit %d", tc.flag, code)
@@ -142,6 +142,17 @@ func TestCompletionOffersValues(t *testing.T) {
 		}
 		if !strings.Contains(out, ":4") { // ShellCompDirectiveNoFileComp
 			t.Errorf("completion of %s offers files too:\n%s", tc.flag, out)
+		}
+	}
+}
+
+// TestCompletedFormatsAreAccepted checks that every --format value shell
+// completion offers is one scan accepts.
+func TestCompletedFormatsAreAccepted(t *testing.T) {
+	for _, v := range formatValues {
+		f, _, _ := strings.Cut(v, "\t")
+		if code, _, stderr := runCLI(t, "scan", "-f", f, "--progress", "never", "../../testdata/pcaps/bounce.pcap"); code != ExitOK {
+			t.Errorf("-f %s: exit %d: %s", f, code, stderr)
 		}
 	}
 }
