@@ -10,6 +10,13 @@ var (
 		cobra.CompletionWithDesc("jsonl", "JSON Lines with ECS field names: loops, inputs, a summary last"),
 		cobra.CompletionWithDesc("csv", "one row per loop (or per input, --csv-table inputs)"),
 	}
+	csvTableValues = []cobra.Completion{
+		cobra.CompletionWithDesc("loops", "a row per loop"),
+		cobra.CompletionWithDesc("inputs", "a row per input"),
+	}
+	streamByValues = []cobra.Completion{
+		cobra.CompletionWithDesc("dir", "the files of one directory form a stream"),
+	}
 	progressValues = []cobra.Completion{
 		cobra.CompletionWithDesc("auto", "only when stderr is a terminal"),
 		cobra.CompletionWithDesc("always", "even when stderr is redirected"),

@@ -66,6 +66,8 @@ are matched by name (--stream-name, --stream-by or --each in the scans).
 	f.StringVarP(&o.Output, "output", "o", "", "write the report to this file (a temporary file renamed once complete)")
 	f.DurationVar(&o.Idle, "idle", 0, "the gap that ends a loop; default: the --idle the reports were scanned with (they must agree)")
 	f.StringVar(&o.CSVTable, "csv-table", "loops", "with --format csv: loops or inputs")
+	completeValues(cmd, "format", formatValues)
+	completeValues(cmd, "csv-table", csvTableValues)
 	return cmd
 }
 

@@ -216,6 +216,8 @@ request/response traffic is not a loop. Each finding carries its evidence.
 	completeValues(cmd, "format", formatValues)
 	completeValues(cmd, "progress", progressValues)
 	addBatchFlags(f, opts)
+	completeValues(cmd, "csv-table", csvTableValues)
+	completeValues(cmd, "stream-by", streamByValues)
 	return cmd
 }
 

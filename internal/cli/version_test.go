@@ -130,7 +130,8 @@ func TestCompletionOffersValues(t *testing.T) {
 	for _, tc := range []struct {
 		flag string
 		want []string
-	}{{"--format", []string{"table", "json", "jsonl", "csv"}}, {"--progress", []string{"auto", "always", "never"}}} {
+	}{{"--format", []string{"table", "json", "jsonl", "csv"}}, {"--progress", []string{"auto", "always", "never"}},
+		{"--csv-table", []string{"loops", "inputs"}}, {"--stream-by", []string{"dir"}}} {
 		code, out, _ := runCLI(t, "__complete", "scan", tc.flag, "")
 		if code != ExitOK {
 			t.Fatalf("%s: exit %d", tc.flag, code)
