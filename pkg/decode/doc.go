@@ -1,8 +1,10 @@
 // Package decode turns captured frames into UDP datagrams and judges their
 // payloads.
 //
-// Decoder peels link layers (Ethernet with 802.1Q/QinQ tags, Linux cooked
-// SLL and SLL2, raw IP, BSD NULL and LOOP), IPv4 and IPv6 (extension headers
+// Decoder peels link layers (Ethernet with 802.1Q/QinQ tags, MPLS labels
+// and PPPoE sessions, Linux cooked SLL and SLL2, raw IP, BSD NULL and LOOP,
+// PPP, Cisco HDLC, 802.11 data with LLC/SNAP, bare or under radiotap, and
+// NFLOG, PKTAP and PPI around those), IPv4 and IPv6 (extension headers
 // skipped) and UDP by hand, reassembling IP fragments within fixed limits. It
 // allocates nothing per frame: a Packet borrows its payload from the frame.
 // TCP and other protocols are counted, not analysed; unknown link types are

@@ -92,12 +92,13 @@ const (
 )
 
 // StillRunning reports whether a loop of packets packets from start to
-// end (Unix nanoseconds), whose slowest reaction took slowest, was still
+// end (Unix nanoseconds), whose slowest reaction took slowestMS
+// milliseconds (Evidence's ReactionMS, as reports carry it), was still
 // running when its input ended at inputEnd: it was silent for less than
 // its window (see ongoingFloor) and less than idle. A loop at 500
 // packets/s that fell silent a second before the capture ended has
 // stopped, though a second is under the default --idle.
-func StillRunning(start, end int64, packets uint64, slowest time.Duration, inputEnd int64, idle time.Duration) bool {
+func StillRunning(start, end int64, packets uint64, slowestMS float64, inputEnd int64, idle time.Duration) bool {
 	gap := inputEnd - end
 	if gap >= int64(idle) {
 		return false
@@ -106,15 +107,15 @@ func StillRunning(start, end int64, packets uint64, slowest time.Duration, input
 	if packets > 1 {
 		window = max(window, ongoingPeriods*(end-start)/int64(packets-1))
 	}
-	window = max(window, ongoingReactions*int64(slowest))
+	window = max(window, int64(ongoingReactions*slowestMS*float64(time.Millisecond)))
 	return gap < window
 }
 
 // stillRunning is StillRunning for a finding.
 func stillRunning(l *Loop, inputEnd int64, idle time.Duration) bool {
-	var slowest time.Duration
+	var slowestMS float64
 	if e := l.Evidence; e != nil {
-		slowest = time.Duration(max(e.Client.ReactionMS[2], e.Server.ReactionMS[2]) * float64(time.Millisecond))
+		slowestMS = max(e.Client.ReactionMS[2], e.Server.ReactionMS[2])
 	}
-	return StillRunning(l.Start, l.End, l.Packets, slowest, inputEnd, idle)
+	return StillRunning(l.Start, l.End, l.Packets, slowestMS, inputEnd, idle)
 }

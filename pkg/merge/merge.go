@@ -262,11 +262,11 @@ func Merge(parts []*report.Report, opts Options) (*report.Report, error) {
 			t := last[h]
 			l.OngoingAtEnd = t.l.OngoingAtEnd
 			if ps, ok := partSpans[[2]string{fmt.Sprint(t.part), l.Stream}]; !ok || ps.last < s.last {
-				var slowest time.Duration
+				var slowestMS float64
 				if e := l.Evidence; e != nil {
-					slowest = time.Duration(max(e.Client.ReactionMS[2], e.Server.ReactionMS[2]) * float64(time.Millisecond))
+					slowestMS = max(e.Client.ReactionMS[2], e.Server.ReactionMS[2])
 				}
-				l.OngoingAtEnd = l.OngoingAtEnd && detect.StillRunning(start, t.end, l.Packets, slowest, s.last, idle)
+				l.OngoingAtEnd = l.OngoingAtEnd && detect.StillRunning(start, t.end, l.Packets, slowestMS, s.last, idle)
 			}
 			l.OpenAtStart = start-s.first < int64(idle)
 		}
