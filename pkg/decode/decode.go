@@ -66,6 +66,18 @@ type Packet struct {
 	WireLen int
 	// Reassembled reports that the datagram came from IP fragments.
 	Reassembled bool
+	// Frag names the IP datagram a fragment belongs to; it is set only
+	// when the frame was a fragment (KindFragment) or completed a
+	// reassembled datagram (Reassembled): the frames of one datagram
+	// share it.
+	Frag FragID
+}
+
+// FragID names an IP datagram sent in fragments: its addresses and its
+// identification (16 bits in IPv4, 32 in the IPv6 fragment header).
+type FragID struct {
+	Src, Dst netip.Addr
+	ID       uint32
 }
 
 // Stats counts frames by kind and other decoding facts.
@@ -339,6 +351,7 @@ func (d *Decoder) ipv4(b []byte, cut bool, now int64, p *Packet) Kind {
 	mf, fragOff := flags&0x2000 != 0, int(flags&0x1fff)*8
 	body := b[ihl:]
 	if mf || fragOff != 0 {
+		p.Frag = FragID{Src: src, Dst: dst, ID: uint32(binary.BigEndian.Uint16(b[4:6]))}
 		if cut {
 			d.Stats.FragDropped++
 			return KindFragment
@@ -417,6 +430,7 @@ func (d *Decoder) ipv6(b []byte, cut bool, now int64, p *Packet) Kind {
 				next = proto
 				continue
 			}
+			p.Frag = FragID{Src: src, Dst: dst, ID: id}
 			if cut {
 				d.Stats.FragDropped++
 				return KindFragment

@@ -109,7 +109,7 @@ func TestShardPathAllocs(t *testing.T) {
 		udpFrame(s, c, dnsMsg(t, 1, true)),
 		udpFrame(c, s, []byte("\x00\x05\x00\x04RRQ must be sent first\x00")),
 	}
-	sc := newScan(context.Background(), nil, Options{Detectors: TestDetectors, Shards: 2}.withDefaults())
+	sc := newScan(context.Background(), 0, "", nil, Options{Detectors: TestDetectors, Shards: 2}.withDefaults())
 	sc.ins = []*input{{}}
 	sc.feed.ins, sc.feed.srcIn = sc.ins, []int{0}
 	sc.startShards()

@@ -90,7 +90,8 @@ type feed struct {
 	lastIn     int
 	lastFrame  uint64
 	lastOffset int64
-	stopped    bool // the context was cancelled
+	stopped    bool        // the context was cancelled
+	halted     atomic.Bool // an observer needs nothing more (halt)
 
 	progress func(Progress)
 	interval time.Duration
@@ -113,6 +114,9 @@ func (f *feed) run() {
 				f.stopped = true
 				break
 			}
+			if f.halted.Load() {
+				break
+			}
 		}
 	}
 	if f.ctx.Err() != nil {
@@ -121,6 +125,10 @@ func (f *feed) run() {
 	f.flush()
 	f.report()
 }
+
+// halt ends the reading at the next batch: an observer needs nothing
+// more. Safe to call from any goroutine.
+func (f *feed) halt() { f.halted.Store(true) }
 
 // add hands rec on: the input's bookkeeping, its route, its bytes.
 func (f *feed) add(rec *capture.Record) {

@@ -43,6 +43,18 @@ func Reader(name string, r io.Reader) Input {
 	return Input{Name: name, Open: func() (io.ReadCloser, error) { return readerSource{r}, nil }}
 }
 
+// Rereadable reports whether the input can be read a second time and
+// gives the same bytes: a File input naming a regular file. Standard
+// input, a caller's reader, a FIFO or a device cannot: what they said
+// is gone.
+func (in Input) Rereadable() bool {
+	if !in.reopen {
+		return false
+	}
+	st, err := os.Stat(in.Name)
+	return err == nil && st.Mode().IsRegular()
+}
+
 // Files are the captures at paths, "-" meaning stdin.
 func Files(stdin io.Reader, paths ...string) []Input {
 	ins := make([]Input, len(paths))

@@ -43,6 +43,9 @@ type Options struct {
 	// final loops and inputs, in the order of the streams; never twice at
 	// once (RunStreams).
 	OnStream func(StreamDone)
+	// Observe, when set, makes an observer for each shard of each stream
+	// (observe.go); it may return nil.
+	Observe func(ObserveInfo) Observer
 }
 
 // Progress is a snapshot of a running scan.
@@ -92,11 +95,10 @@ func Run(ctx context.Context, inputs []Input, opts Options) *Result {
 	return RunStreams(ctx, []Stream{{Inputs: inputs}}, opts)
 }
 
-// runStream scans one stream with its own pipeline.
-func runStream(ctx context.Context, st Stream, opts Options) *Result {
+// runStream scans stream number index with its own pipeline.
+func runStream(ctx context.Context, index int, st Stream, opts Options) *Result {
 	opts = opts.withDefaults()
-	s := newScan(ctx, st.Inputs, opts)
-	s.name = st.Name
+	s := newScan(ctx, index, st.Name, st.Inputs, opts)
 	defer s.close()
 	s.open()
 	s.startShards()
@@ -144,6 +146,7 @@ func blockSize(inputs int) int {
 // scan is one run of the pipeline.
 type scan struct {
 	name   string // the stream's
+	index  int    // the stream's, in RunStreams
 	lazy   *lazyMerge
 	ctx    context.Context
 	opts   Options
@@ -152,8 +155,8 @@ type scan struct {
 	feed   feed
 }
 
-func newScan(ctx context.Context, inputs []Input, opts Options) *scan {
-	s := &scan{ctx: ctx, opts: opts}
+func newScan(ctx context.Context, index int, name string, inputs []Input, opts Options) *scan {
+	s := &scan{ctx: ctx, opts: opts, name: name, index: index}
 	for _, in := range inputs {
 		s.ins = append(s.ins, &input{Input: in})
 	}
@@ -172,6 +175,16 @@ func newScan(ctx context.Context, inputs []Input, opts Options) *scan {
 	}
 	s.feed = feed{ctx: ctx, ins: s.ins, route: route, shards: opts.Shards,
 		free: make(chan *batch, batchQueue+2), progress: opts.Progress, interval: opts.Interval}
+	if opts.Observe != nil {
+		names := make([]string, len(inputs))
+		for i, in := range inputs {
+			names[i] = in.Name
+		}
+		for k, sh := range s.shards {
+			sh.obs = opts.Observe(ObserveInfo{Stream: name, Index: s.index, Inputs: names, Shard: k, Shards: opts.Shards, Stop: s.feed.halt})
+			sh.skip, _ = sh.obs.(Skipper)
+		}
+	}
 	return s
 }
 

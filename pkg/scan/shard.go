@@ -19,6 +19,11 @@ type shard struct {
 	filtered uint64
 	pkt      detect.Packet
 	began    bool
+	// obs, when set, sees every frame the shard keeps (Options.Observe);
+	// skip is obs when it can skip frames before decoding.
+	obs  Observer
+	skip Skipper
+	fr   Frame
 
 	in   chan *batch // parallel mode
 	done chan struct{}
@@ -57,6 +62,9 @@ func (s *shard) frame(r *frameRec, data []byte) {
 		}
 		return
 	}
+	if s.skip != nil && s.skip.Skip(r.time, r.link, data) {
+		return
+	}
 	p := &s.pkt
 	k := s.dec.DecodeUncounted(r.link, data, int(r.origLen), r.time, &p.Packet)
 	owner := int(r.route)
@@ -76,6 +84,11 @@ func (s *shard) frame(r *frameRec, data []byte) {
 		return
 	}
 	s.dec.Stats.Count(r.link, k)
+	if s.obs != nil {
+		s.fr = Frame{Input: int(r.source), Frame: r.frame, Time: r.time, Link: r.link, Data: data,
+			OrigLen: int(r.origLen), Kind: k, Packet: &p.Packet}
+		s.obs.Frame(&s.fr)
+	}
 	if k == decode.KindUDP && (s.watch.Has(p.Src.Port()) || s.watch.Has(p.Dst.Port())) {
 		p.Ref = detect.PacketRef{Source: int(r.source), Frame: r.frame}
 		p.Time, p.Clock = r.time, r.clock

@@ -77,7 +77,7 @@ func RunStreams(ctx context.Context, streams []Stream, opts Options) *Result {
 			for i := range jobs {
 				o := per
 				o.Progress = agg.forStream(i)
-				results[i] = runOrSkip(ctx, streams[i], o)
+				results[i] = runOrSkip(ctx, i, streams[i], o)
 				close(done[i])
 			}
 		})
@@ -110,9 +110,9 @@ func RunStreams(ctx context.Context, streams []Stream, opts Options) *Result {
 
 // runOrSkip scans a stream, or lists its inputs unread when the scan was
 // cancelled before it started.
-func runOrSkip(ctx context.Context, st Stream, opts Options) *Result {
+func runOrSkip(ctx context.Context, index int, st Stream, opts Options) *Result {
 	if len(st.Inputs) > MaxStreamInputs {
-		res := runStream(ctx, Stream{Name: st.Name, Inputs: st.Inputs[:MaxStreamInputs]}, opts)
+		res := runStream(ctx, index, Stream{Name: st.Name, Inputs: st.Inputs[:MaxStreamInputs]}, opts)
 		for _, in := range st.Inputs[MaxStreamInputs:] {
 			err := fmt.Errorf("%s: stream %q holds more than %d inputs; split it (--stream-by)", in.Name, st.Name, MaxStreamInputs)
 			res.Errors = append(res.Errors, err)
@@ -121,7 +121,7 @@ func runOrSkip(ctx context.Context, st Stream, opts Options) *Result {
 		return res
 	}
 	if ctx.Err() != nil && len(st.Inputs) > 0 {
-		res := runStream(ctx, Stream{Name: st.Name}, opts)
+		res := runStream(ctx, index, Stream{Name: st.Name}, opts)
 		res.Interrupted = true
 		res.Report.Summary.Interrupted = true
 		for _, in := range st.Inputs {
@@ -129,7 +129,7 @@ func runOrSkip(ctx context.Context, st Stream, opts Options) *Result {
 		}
 		return res
 	}
-	return runStream(ctx, st, opts)
+	return runStream(ctx, index, st, opts)
 }
 
 // combine joins the streams' results into one.
