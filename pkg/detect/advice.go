@@ -1,7 +1,8 @@
 package detect
 
 import (
-	"fmt"
+	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -9,38 +10,60 @@ import (
 // then fix each side's service so it cannot start again. It names the
 // service actually seen on each side (the evidence's), so a TFTP<->TFTP
 // loop gets no resolver advice and a server<->server loop names both.
+//
+// It is written with appends, not fmt: every loop of a report has one,
+// and a report may have a million.
 func advice(l *Loop) string {
 	c, s := l.Client, l.Server
 	var cs, ss string
 	if l.Evidence != nil {
 		cs, ss = l.Evidence.Client.Service, l.Evidence.Server.Service
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "break the loop by dropping one packet: block UDP %s -> %s (or all traffic from %s) at %s's edge", c, s, c.Addr(), s.Addr())
-	var fix []string
+	ca, sa := c.Addr().String(), s.Addr().String()
+	b := make([]byte, 0, 1024)
+	b = append(b, "break the loop by dropping one packet: block UDP "...)
+	b = appendAddrPort(b, c)
+	b = append(b, " -> "...)
+	b = appendAddrPort(b, s)
+	b = append(b, " (or all traffic from "...)
+	b = append(b, ca...)
+	b = append(b, ") at "...)
+	b = append(b, sa...)
+	b = append(b, "'s edge; then "...)
 	switch {
 	case serviceName(cs) == serviceName(ss) && c.Port() == s.Port() && !l.HasTrigger:
 		// Server <-> server of one kind: one fix, for both hosts.
-		fix = []string{fixService(ss, s.Addr().String()+" and "+c.Addr().String(), s.Port())}
+		b = appendFix(b, ss, sa+" and "+ca, s.Port())
 	default:
-		fix = []string{fixService(ss, s.Addr().String(), s.Port())}
+		b = appendFix(b, ss, sa, s.Port())
 		if l.HasTrigger && strings.HasPrefix(ss, "DNS") {
 			// The seed's case: a resolver's query left from a port another
 			// service on its host owns.
-			fix = append(fix, fmt.Sprintf("on %s, the resolver's source port %d is also served by %s: keep the resolver's source-port range away from it, or stop that service from answering stray datagrams", c.Addr(), c.Port(), orUnknown(cs, c.Port())))
+			b = append(b, "; on "...)
+			b = append(b, ca...)
+			b = append(b, ", the resolver's source port "...)
+			b = strconv.AppendUint(b, uint64(c.Port()), 10)
+			b = append(b, " is also served by "...)
+			if cs == "" {
+				b = append(b, "the service on UDP port "...)
+				b = strconv.AppendUint(b, uint64(c.Port()), 10)
+			} else {
+				b = append(b, cs...)
+			}
+			b = append(b, ": keep the resolver's source-port range away from it, or stop that service from answering stray datagrams"...)
 		}
-		fix = append(fix, fixService(cs, c.Addr().String(), c.Port()))
+		b = append(b, "; "...)
+		b = appendFix(b, cs, ca, c.Port())
 	}
-	b.WriteString("; then ")
-	b.WriteString(strings.Join(fix, "; "))
-	return b.String()
+	return string(b)
 }
 
-func orUnknown(svc string, port uint16) string {
-	if svc == "" {
-		return fmt.Sprintf("the service on UDP port %d", port)
+// appendAddrPort appends p as p.String() (and fmt's %s) writes it.
+func appendAddrPort(b []byte, p netip.AddrPort) []byte {
+	if !p.Addr().IsValid() {
+		return append(b, p.String()...)
 	}
-	return svc
+	return p.AppendTo(b)
 }
 
 // serviceName is svc without its details in brackets.
@@ -49,19 +72,31 @@ func serviceName(svc string) string {
 	return name
 }
 
-// fixService says how to keep the service svc on port p of the hosts a
+// appendFix appends how to keep the service svc on port p of the hosts a
 // from feeding a loop.
-func fixService(svc string, a string, p uint16) string {
+func appendFix(b []byte, svc string, a string, p uint16) []byte {
+	port := func(b []byte) []byte { return strconv.AppendUint(b, uint64(p), 10) }
 	name := serviceName(svc)
+	b = append(b, "on "...)
+	b = append(b, a...)
 	switch name {
 	case "DNS":
-		return fmt.Sprintf("on %s (DNS), enable response rate limiting (RRL, with errors-per-second) and make sure the DNS server never answers a DNS response (QR=1) or junk with anything but silence", a)
+		return append(b, " (DNS), enable response rate limiting (RRL, with errors-per-second) and make sure the DNS server never answers a DNS response (QR=1) or junk with anything but silence"...)
 	case "TFTP":
-		return fmt.Sprintf("on %s (TFTP, port %d), stop the TFTP service answering datagrams that are not requests of a transfer it runs (its error replies keep the loop going), or firewall it from the Internet", a, p)
+		b = append(b, " (TFTP, port "...)
+		b = port(b)
+		return append(b, "), stop the TFTP service answering datagrams that are not requests of a transfer it runs (its error replies keep the loop going), or firewall it from the Internet"...)
 	case "NTP":
-		return fmt.Sprintf("on %s (NTP), disable ntpd's mode 7 and mode 6 queries from the Internet (restrict default noquery; ntpd 4.2.4p8 and later fix CVE-2009-3563) or firewall port %d", a, p)
+		b = append(b, " (NTP), disable ntpd's mode 7 and mode 6 queries from the Internet (restrict default noquery; ntpd 4.2.4p8 and later fix CVE-2009-3563) or firewall port "...)
+		return port(b)
 	case "echo", "systat", "daytime", "QOTD", "chargen", "time":
-		return fmt.Sprintf("on %s, turn off the %s service (port %d, an inetd internal service): nothing on the Internet needs it (CVE-2024-2169)", a, name, p)
+		b = append(b, ", turn off the "...)
+		b = append(b, name...)
+		b = append(b, " service (port "...)
+		b = port(b)
+		return append(b, ", an inetd internal service): nothing on the Internet needs it (CVE-2024-2169)"...)
 	}
-	return fmt.Sprintf("on %s, find the service on UDP port %d and stop it answering datagrams it did not ask for", a, p)
+	b = append(b, ", find the service on UDP port "...)
+	b = port(b)
+	return append(b, " and stop it answering datagrams it did not ask for"...)
 }

@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"sort"
 	"time"
 
 	"github.com/pongscan/pongscan/pkg/decode"
@@ -76,8 +75,10 @@ type DNSPong struct {
 	ports    PortSet // the DNS ports
 	flows    *Tracker[flowState]
 	names    nameRing
-	loops    []Loop
-	runLoops []Loop
+	loops    loopList // triggered loops, as they end
+	runLoops loopList // loops without a trigger, as they end
+	done     []Loop   // what Finish returned: the triggered loops, then from split the others
+	split    int
 	runs     []runStats                // runs that may become loops without a trigger
 	runFree  []int32                   // indexes of unused entries of runs
 	more     [][pendingCap - 1]pending // pending queries after a flow's first
@@ -293,12 +294,16 @@ func (d *DNSPong) forget(i int32, f *flowState, why Eviction) {
 // without one, each sorted by start.
 func (d *DNSPong) Finish(end int64) []Loop {
 	d.flows.Close(end)
-	byStart := func(ls []Loop) {
-		sort.SliceStable(ls, func(i, j int) bool { return ls[i].Start < ls[j].Start })
-	}
-	byStart(d.loops)
-	byStart(d.runLoops)
-	out := append(d.loops, d.runLoops...)
+	// One array of the findings: those of an earlier call first (a
+	// second call returns them again), then those found since.
+	before, runsBefore := d.done[:d.split], d.done[d.split:]
+	out := make([]Loop, 0, len(d.done)+d.loops.len()+d.runLoops.len())
+	out = d.loops.appendTo(append(out, before...))
+	n := len(out)
+	out = d.runLoops.appendTo(append(out, runsBefore...))
+	sortByStart(out[:n])
+	sortByStart(out[n:])
+	d.done, d.split = out, n
 	for i := range out {
 		out[i].Ongoing = stillRunning(&out[i], end, d.cfg.Idle)
 	}

@@ -91,6 +91,6 @@ func (d *DNSPong) closeLoop(f *flowState) {
 		services := [2]string{service(l.Client.Port(), ls.ev.types[0].top()), service(l.Server.Port(), ls.ev.types[1].top())}
 		ev := ls.ev.describe(d.cfg.Runs, "trigger", services)
 		l.Evidence = &ev
-		d.loops = append(d.loops, l)
+		d.loops.push(&l)
 	}
 }

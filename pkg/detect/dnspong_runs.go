@@ -161,14 +161,15 @@ func (d *DNSPong) closeRun(i int32, f *flowState) {
 		return
 	}
 	r := &d.runs[f.runIdx-1]
-	if _, ok := r.ev.judge(d.cfg.Runs); ok {
+	if _, ok := r.ev.tests(d.cfg.Runs); ok {
 		var sample []byte
 		if r.sampled {
 			sample = r.sample
 		}
 		client, server := d.flows.Endpoint(i, f.server != 1), d.flows.Endpoint(i, f.server == 1)
 		services := [2]string{service(client.Port(), r.ev.types[0].top()), service(server.Port(), r.ev.types[1].top())}
-		d.runLoops = append(d.runLoops, r.ev.trigless(d.Name(), client, server, sample, r.sampled && r.cut, d.cfg.Runs, services))
+		l := r.ev.trigless(d.Name(), client, server, sample, r.sampled && r.cut, d.cfg.Runs, services)
+		d.runLoops.push(&l)
 	} else if r.ev.oneSidedAnswers(d.cfg.Runs) {
 		d.counters.OneSided++
 	}

@@ -1,7 +1,9 @@
 package detect
 
 import (
+	"cmp"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/pongscan/pongscan/pkg/decode"
@@ -118,4 +120,76 @@ func stillRunning(l *Loop, inputEnd int64, idle time.Duration) bool {
 		slowestMS = max(e.Client.ReactionMS[2], e.Server.ReactionMS[2])
 	}
 	return StillRunning(l.Start, l.End, l.Packets, slowestMS, inputEnd, idle)
+}
+
+// sortByStart sorts loops by start, loops with equal starts kept in their
+// order, as sort.SliceStable would, but moving each loop (760 bytes) once:
+// it sorts their indexes, then follows the permutation's cycles. Loops
+// are filed as they end, so they are mostly in order already, and then
+// nothing moves.
+func sortByStart(ls []Loop) {
+	if slices.IsSortedFunc(ls, func(a, b Loop) int { return cmp.Compare(a.Start, b.Start) }) {
+		return
+	}
+	idx := make([]int32, len(ls))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortStableFunc(idx, func(a, b int32) int { return cmp.Compare(ls[a].Start, ls[b].Start) })
+	// ls[i] becomes the old ls[idx[i]]; idx[i] = i marks i as done.
+	for i := range idx {
+		if int(idx[i]) == i {
+			continue
+		}
+		tmp := ls[i]
+		j := i
+		for {
+			k := int(idx[j])
+			idx[j] = int32(j)
+			if k == i {
+				ls[j] = tmp
+				break
+			}
+			ls[j] = ls[k]
+			j = k
+		}
+	}
+}
+
+// loopList holds a detector's findings until Finish, in chunks: a growing
+// list never copies the loops it holds (760 bytes each, and a capture may
+// hold a million). Chunks grow from 4 loops to loopChunk.
+type loopList struct {
+	chunks [][]Loop
+	n      int
+}
+
+const loopChunk = 256
+
+// push appends a copy of l.
+func (s *loopList) push(l *Loop) {
+	k := len(s.chunks) - 1
+	if k < 0 || len(s.chunks[k]) == cap(s.chunks[k]) {
+		size := 4
+		if k >= 0 {
+			size = min(2*cap(s.chunks[k]), loopChunk)
+		}
+		s.chunks = append(s.chunks, make([]Loop, 0, size))
+		k++
+	}
+	s.chunks[k] = append(s.chunks[k], *l)
+	s.n++
+}
+
+func (s *loopList) len() int { return s.n }
+
+// appendTo appends the loops to dst, in the order pushed, and empties
+// the list.
+func (s *loopList) appendTo(dst []Loop) []Loop {
+	for k, c := range s.chunks {
+		dst = append(dst, c...)
+		s.chunks[k] = nil
+	}
+	s.chunks, s.n = nil, 0
+	return dst
 }

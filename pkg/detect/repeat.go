@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"sort"
 	"time"
 
 	"github.com/pongscan/pongscan/pkg/decode"
@@ -53,7 +52,8 @@ type Repeat struct {
 	responder PortSet
 	exclude   PortSet
 	flows     *Tracker[repeatFlow]
-	loops     []Loop
+	loops     loopList // as they end
+	done      []Loop   // what Finish returned
 	samples   map[int32]sample
 	counters  Counters
 }
@@ -164,7 +164,7 @@ func (r *Repeat) busy(f *repeatFlow) bool {
 
 func (r *Repeat) forget(i int32, f *repeatFlow, why Eviction) {
 	if why == FullBusy && f.ev.packets() > 0 {
-		if _, ok := f.ev.judge(r.cfg.Runs); ok {
+		if _, ok := f.ev.tests(r.cfg.Runs); ok {
 			r.counters.CutByFlowCap++
 		}
 	}
@@ -173,11 +173,12 @@ func (r *Repeat) forget(i int32, f *repeatFlow, why Eviction) {
 
 func (r *Repeat) closeRun(i int32, f *repeatFlow) {
 	if f.ev.packets() > 0 {
-		if _, ok := f.ev.judge(r.cfg.Runs); ok {
+		if _, ok := f.ev.tests(r.cfg.Runs); ok {
 			s := r.samples[i]
 			client, server := r.flows.Endpoint(i, f.server != 1), r.flows.Endpoint(i, f.server == 1)
 			services := [2]string{service(client.Port(), f.ev.types[0].top()), service(server.Port(), f.ev.types[1].top())}
-			r.loops = append(r.loops, f.ev.trigless(r.Name(), client, server, s.b, s.cut, r.cfg.Runs, services))
+			l := f.ev.trigless(r.Name(), client, server, s.b, s.cut, r.cfg.Runs, services)
+			r.loops.push(&l)
 		} else if f.ev.oneSidedAnswers(r.cfg.Runs) {
 			r.counters.OneSided++
 		}
@@ -192,11 +193,15 @@ func (r *Repeat) closeRun(i int32, f *repeatFlow) {
 // Finish implements Detector.
 func (r *Repeat) Finish(end int64) []Loop {
 	r.flows.Close(end)
-	for i := range r.loops {
-		r.loops[i].Ongoing = stillRunning(&r.loops[i], end, r.cfg.Idle)
+	// Those of an earlier call first (a second call returns them again),
+	// then those found since.
+	out := r.loops.appendTo(append(make([]Loop, 0, len(r.done)+r.loops.len()), r.done...))
+	for i := range out {
+		out[i].Ongoing = stillRunning(&out[i], end, r.cfg.Idle)
 	}
-	sort.SliceStable(r.loops, func(i, j int) bool { return r.loops[i].Start < r.loops[j].Start })
-	return r.loops
+	sortByStart(out)
+	r.done = out
+	return out
 }
 
 // Advice implements Detector.

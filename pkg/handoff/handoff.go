@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,12 +75,22 @@ func parseTime(s string) (int64, error) {
 
 // epoch writes t as seconds since the epoch with nine decimals, the form
 // Wireshark's frame.time_epoch and editcap -A/-B read exactly.
-func epoch(t int64) string {
+func epoch(t int64) string { return string(appendEpoch(nil, t)) }
+
+// appendEpoch appends epoch(t).
+func appendEpoch(b []byte, t int64) []byte {
 	sec, ns := t/1e9, t%1e9
 	if ns < 0 {
 		sec, ns = sec-1, ns+1e9
 	}
-	return fmt.Sprintf("%d.%09d", sec, ns)
+	b = strconv.AppendInt(b, sec, 10)
+	b = append(b, '.')
+	var digits [9]byte
+	for i := 8; i >= 0; i-- {
+		digits[i] = byte('0' + ns%10)
+		ns /= 10
+	}
+	return append(b, digits[:]...)
 }
 
 // Wireshark builds the display filter and commands for loop number n
@@ -90,24 +101,51 @@ func Wireshark(l *report.Loop, n int, inputs []report.Input) (*report.Wireshark,
 	if err != nil {
 		return nil, err
 	}
+	return wireshark(l, n, f, inputSpans(inputs)), nil
+}
+
+// wireshark is Wireshark for a parsed loop and parsed inputs.
+//
+// The filter and commands are written with appends rather than fmt:
+// every loop of a report has them, and a report may have a million.
+func wireshark(l *report.Loop, n int, f flow, inputs []inputSpan) *report.Wireshark {
 	ip := "ip"
 	if f.v6 {
 		ip = "ipv6"
 	}
-	dir := func(a, b netip.AddrPort) string {
-		return fmt.Sprintf("%s.src == %s && udp.srcport == %d && %s.dst == %s && udp.dstport == %d",
-			ip, a.Addr(), a.Port(), ip, b.Addr(), b.Port())
+	dir := func(b []byte, a, c netip.AddrPort) []byte {
+		b = append(b, ip...)
+		b = append(b, ".src == "...)
+		b = a.Addr().AppendTo(b)
+		b = append(b, " && udp.srcport == "...)
+		b = strconv.AppendUint(b, uint64(a.Port()), 10)
+		b = append(b, " && "...)
+		b = append(b, ip...)
+		b = append(b, ".dst == "...)
+		b = c.Addr().AppendTo(b)
+		b = append(b, " && udp.dstport == "...)
+		return strconv.AppendUint(b, uint64(c.Port()), 10)
 	}
-	when := fmt.Sprintf("frame.time_epoch >= %s && frame.time_epoch <= %s", epoch(f.start), epoch(f.end))
+	b := make([]byte, 0, 512)
+	b = append(b, "(("...)
+	b = dir(b, f.c, f.s)
+	b = append(b, ") || ("...)
+	b = dir(b, f.s, f.c)
+	b = append(b, ")) && (frame.time_epoch >= "...)
+	b = appendEpoch(b, f.start)
+	b = append(b, " && frame.time_epoch <= "...)
+	b = appendEpoch(b, f.end)
 	for _, t := range f.trigger {
-		when += " || frame.time_epoch == " + epoch(t)
+		b = append(b, " || frame.time_epoch == "...)
+		b = appendEpoch(b, t)
 	}
-	filter := fmt.Sprintf("((%s) || (%s)) && (%s)", dir(f.c, f.s), dir(f.s, f.c), when)
+	b = append(b, ')')
+	filter := string(b)
 	ws := &report.Wireshark{DisplayFilter: filter}
 
 	files, stdin := loopFiles(inputs, f.first, f.end)
-	out := fmt.Sprintf("loop-%d.pcapng", n)
-	window := fmt.Sprintf("loop-%d-window.pcapng", n)
+	out := "loop-" + strconv.Itoa(n) + ".pcapng"
+	window := "loop-" + strconv.Itoa(n) + "-window.pcapng"
 	switch {
 	case stdin:
 		ws.Note = "the capture was read from standard input: save it to a file to run these commands on it"
@@ -121,31 +159,56 @@ func Wireshark(l *report.Loop, n int, inputs []report.Input) (*report.Wireshark,
 			for i, p := range files {
 				ops[i] = report.FileOperand(p)
 			}
-			src = fmt.Sprintf("loop-%d-merged.pcapng", n)
-			merge = fmt.Sprintf("mergecap -w %s %s && ", src, strings.Join(ops, " "))
+			src = "loop-" + strconv.Itoa(n) + "-merged.pcapng"
+			merge = "mergecap -w " + src + " " + strings.Join(ops, " ") + " && "
 		}
-		ws.Tshark = fmt.Sprintf("%stshark -r %s -2 -w %s -Y %s", merge, src, out, report.ShellQuote(filter))
-		ws.Editcap = fmt.Sprintf("%seditcap -A %s -B %s %s %s", merge, epoch(f.first), epoch(f.end+1), src, window)
+		ws.Tshark = merge + "tshark -r " + src + " -2 -w " + out + " -Y " + report.ShellQuote(filter)
+		b = append(b[:0], merge...)
+		b = append(b, "editcap -A "...)
+		b = appendEpoch(b, f.first)
+		b = append(b, " -B "...)
+		b = appendEpoch(b, f.end+1)
+		b = append(b, ' ')
+		b = append(b, src...)
+		b = append(b, ' ')
+		b = append(b, window...)
+		ws.Editcap = string(b)
 	}
 	if l.Detector == "dns-pong" {
 		ws.DecodeAs = decodeAs(l, f)
 	}
-	return ws, nil
+	return ws
+}
+
+// inputSpan is an input's path and the times of its first and last
+// packets, parsed once for every loop (ok false when they do not parse).
+type inputSpan struct {
+	path        string
+	first, last int64
+	ok          bool
+}
+
+func inputSpans(inputs []report.Input) []inputSpan {
+	out := make([]inputSpan, len(inputs))
+	for i, in := range inputs {
+		first, err1 := parseTime(in.First)
+		last, err2 := parseTime(in.Last)
+		out[i] = inputSpan{path: in.Path, first: first, last: last, ok: err1 == nil && err2 == nil}
+	}
+	return out
 }
 
 // loopFiles lists the inputs whose first and last packets span part of
 // [from, to]; stdin reports that one of them is standard input.
-func loopFiles(inputs []report.Input, from, to int64) (files []string, stdin bool) {
+func loopFiles(inputs []inputSpan, from, to int64) (files []string, stdin bool) {
 	for _, in := range inputs {
-		first, err1 := parseTime(in.First)
-		last, err2 := parseTime(in.Last)
-		if err1 != nil || err2 != nil || last < from || first > to {
+		if !in.ok || in.last < from || in.first > to {
 			continue
 		}
-		if in.Path == "-" {
+		if in.path == "-" {
 			stdin = true
 		}
-		files = append(files, in.Path)
+		files = append(files, in.path)
 	}
 	return files, stdin
 }
@@ -154,23 +217,41 @@ func loopFiles(inputs []report.Input, from, to int64) (files []string, stdin boo
 // DNS server: Wireshark decodes port 53 as DNS, so the client's packets
 // show as "DNS [Malformed Packet]".
 func decodeAs(l *report.Loop, f flow) *report.DecodeAs {
-	proto, what := "data", "raw data"
+	k := decodeData
 	switch l.Payload.Kind {
 	case "tftp-error", "tftp":
-		proto, what = "tftp", "TFTP"
+		k = decodeTFTP
 	case "ntp":
-		proto, what = "ntp", "NTP"
+		k = decodeNTP
 	case "text":
-		proto, what = "data", "text (raw data)"
+		k = decodeText
 	}
+	d := &decodeAsKinds[k]
 	port := f.c.Port()
 	return &report.DecodeAs{
-		Field: "udp.port", Value: port, Protocol: proto,
-		Option: fmt.Sprintf("-d udp.port==%d,%s", port, proto),
-		Note: fmt.Sprintf("shows the client's packets as %s instead of malformed DNS; Wireshark applies it to both directions, so the server's DNS answers then read as %s too",
-			what, proto),
+		Field: "udp.port", Value: port, Protocol: d.proto,
+		Option: "-d udp.port==" + strconv.FormatUint(uint64(port), 10) + "," + d.proto,
+		Note:   d.note, // one string for every loop of a kind
 	}
 }
+
+const (
+	decodeData = iota
+	decodeTFTP
+	decodeNTP
+	decodeText
+)
+
+// decodeAsKinds are what Wireshark is told the client speaks, by the
+// kind of its payload, and the note saying what that does.
+var decodeAsKinds = func() (k [4]struct{ proto, note string }) {
+	for i, pw := range [4][2]string{decodeData: {"data", "raw data"}, decodeTFTP: {"tftp", "TFTP"}, decodeNTP: {"ntp", "NTP"}, decodeText: {"data", "text (raw data)"}} {
+		k[i].proto = pw[0]
+		k[i].note = fmt.Sprintf("shows the client's packets as %s instead of malformed DNS; Wireshark applies it to both directions, so the server's DNS answers then read as %s too",
+			pw[1], pw[0])
+	}
+	return k
+}()
 
 // prefixBytes is how many leading payload bytes the rules match.
 const prefixBytes = 4
@@ -188,6 +269,12 @@ func Mitigate(l *report.Loop, n int, vlanTags uint8) (*report.Mitigation, error)
 	if err != nil {
 		return nil, err
 	}
+	return mitigate(l, n, vlanTags, f), nil
+}
+
+// mitigate is Mitigate for a parsed loop, written with appends as
+// wireshark is.
+func mitigate(l *report.Loop, n int, vlanTags uint8, f flow) *report.Mitigation {
 	m := &report.Mitigation{}
 	var prefix []byte
 	// A DNS server's 5-tuple also carries the client's genuine queries
@@ -205,14 +292,37 @@ func Mitigate(l *report.Loop, n int, vlanTags uint8) (*report.Mitigation, error)
 		nft, ipt = "ip6", "ip6tables"
 	}
 	c, s := f.c, f.s
-	m.Nft = fmt.Sprintf("nft add rule inet filter input %s saddr %s %s daddr %s udp sport %d udp dport %d",
-		nft, c.Addr(), nft, s.Addr(), c.Port(), s.Port())
-	m.Iptables = fmt.Sprintf("%s -I INPUT -p udp -s %s --sport %d -d %s --dport %d",
-		ipt, c.Addr(), c.Port(), s.Addr(), s.Port())
+	port := func(b []byte, p uint16) []byte { return strconv.AppendUint(b, uint64(p), 10) }
+	b := make([]byte, 0, 512)
+	b = append(b, "nft add rule inet filter input "...)
+	b = append(b, nft...)
+	b = append(b, " saddr "...)
+	b = c.Addr().AppendTo(b)
+	b = append(b, ' ')
+	b = append(b, nft...)
+	b = append(b, " daddr "...)
+	b = s.Addr().AppendTo(b)
+	b = append(b, " udp sport "...)
+	b = port(b, c.Port())
+	b = append(b, " udp dport "...)
+	b = port(b, s.Port())
+	var ib []byte
+	ib = append(ib, ipt...)
+	ib = append(ib, " -I INPUT -p udp -s "...)
+	ib = c.Addr().AppendTo(ib)
+	ib = append(ib, " --sport "...)
+	ib = port(ib, c.Port())
+	ib = append(ib, " -d "...)
+	ib = s.Addr().AppendTo(ib)
+	ib = append(ib, " --dport "...)
+	ib = port(ib, s.Port())
 	if len(prefix) > 0 {
 		bits := 8 * len(prefix)
 		val := "0x" + hex.EncodeToString(prefix)
-		m.Nft += fmt.Sprintf(" @th,64,%d %s", bits, val)
+		b = append(b, " @th,64,"...)
+		b = strconv.AppendInt(b, int64(bits), 10)
+		b = append(b, ' ')
+		b = append(b, val...)
 		// u32 reads 32 bits at an offset from the IP header: IPv4's
 		// header length from its first byte, IPv6's fixed 40 bytes (no
 		// extension headers), then the 8-byte UDP header.
@@ -221,59 +331,99 @@ func Mitigate(l *report.Loop, n int, vlanTags uint8) (*report.Mitigation, error)
 			at = "48"
 		}
 		if bits < 32 {
-			at += fmt.Sprintf(">>%d", 32-bits)
+			at += ">>" + strconv.Itoa(32-bits)
 		}
-		m.Iptables += fmt.Sprintf(" -m u32 --u32 %s", report.ShellQuote(at+"="+val))
+		ib = append(ib, " -m u32 --u32 "...)
+		ib = append(ib, report.ShellQuote(at+"="+val)...)
 	}
-	m.Nft += " counter drop"
-	m.Iptables += " -j DROP"
-	host := func(a, b netip.AddrPort) string {
-		return fmt.Sprintf("src host %s and src port %d and dst host %s and dst port %d", a.Addr(), a.Port(), b.Addr(), b.Port())
+	b = append(b, " counter drop"...)
+	ib = append(ib, " -j DROP"...)
+	m.Nft, m.Iptables = string(b), string(ib)
+	host := func(b []byte, a, c netip.AddrPort) []byte {
+		b = append(b, "src host "...)
+		b = a.Addr().AppendTo(b)
+		b = append(b, " and src port "...)
+		b = port(b, a.Port())
+		b = append(b, " and dst host "...)
+		b = c.Addr().AppendTo(b)
+		b = append(b, " and dst port "...)
+		return port(b, c.Port())
 	}
-	pair := fmt.Sprintf("(src host %s and dst host %s) or (src host %s and dst host %s)", c.Addr(), s.Addr(), s.Addr(), c.Addr())
+	pair := func(b []byte) []byte {
+		b = append(b, "(src host "...)
+		b = c.Addr().AppendTo(b)
+		b = append(b, " and dst host "...)
+		b = s.Addr().AppendTo(b)
+		b = append(b, ") or (src host "...)
+		b = s.Addr().AppendTo(b)
+		b = append(b, " and dst host "...)
+		b = c.Addr().AppendTo(b)
+		return append(b, ')')
+	}
 	frag := "ip[6:2] & 0x1fff != 0" // later fragments: no UDP header to match
 	if f.v6 {
 		frag = "ip6[6] == 44" // a fragment header: the UDP header may be elsewhere
 	}
-	m.BPF = fmt.Sprintf("(udp and ((%s) or (%s))) or (%s and (%s))", host(c, s), host(s, c), frag, pair)
+	b = append(b[:0], "(udp and (("...)
+	b = host(b, c, s)
+	b = append(b, ") or ("...)
+	b = host(b, s, c)
+	b = append(b, "))) or ("...)
+	b = append(b, frag...)
+	b = append(b, " and ("...)
+	b = pair(b)
+	b = append(b, "))"...)
 	if vlanTags > 0 {
 		// libpcap's "vlan" moves every later test past one tag, so
 		// "E or (vlan and E) or (vlan and E)" matches E untagged, under
 		// one tag and under two (802.1ad), as frames sit in a file.
-		one := m.BPF
+		one := len(b)
 		for range min(vlanTags, maxFilterTags) {
-			m.BPF += " or (vlan and (" + one + "))"
+			b = append(b, " or (vlan and ("...)
+			b = append(b, b[:one]...)
+			b = append(b, "))"...)
 		}
 	}
-	m.Tcpdump = fmt.Sprintf("tcpdump -w loop-%d.pcap %s", n, report.ShellQuote(m.BPF))
-	who := fmt.Sprintf("UDP %s -> %s", c, s)
+	m.BPF = string(b)
+	m.Tcpdump = "tcpdump -w loop-" + strconv.Itoa(n) + ".pcap " + report.ShellQuote(m.BPF)
+	b = append(b[:0], "UDP "...)
+	b = c.AppendTo(b)
+	b = append(b, " -> "...)
+	b = s.AppendTo(b)
+	who := string(b)
 	if len(prefix) > 0 {
-		m.Note = fmt.Sprintf("drop only %s whose payload starts %s (the loop's; the client's genuine DNS queries on the same ports do not), at the server or on its edge (use the forward chain on a router); dropping one packet breaks the loop", who, spaced(prefix))
+		m.Note = "drop only " + who + " whose payload starts " + spaced(prefix) + " (the loop's; the client's genuine DNS queries on the same ports do not), at the server or on its edge (use the forward chain on a router); dropping one packet breaks the loop"
 	} else {
-		m.Note = fmt.Sprintf("drop %s at the server or on its edge (use the forward chain on a router); dropping one packet breaks the loop", who)
+		m.Note = "drop " + who + " at the server or on its edge (use the forward chain on a router); dropping one packet breaks the loop"
 	}
-	return m, nil
+	return m
 }
 
 func spaced(b []byte) string {
-	parts := make([]string, len(b))
+	out := make([]byte, 0, 3*len(b))
 	for i, c := range b {
-		parts[i] = fmt.Sprintf("%02x", c)
+		if i > 0 {
+			out = append(out, ' ')
+		}
+		out = append(out, hexDigits[c>>4], hexDigits[c&15])
 	}
-	return strings.Join(parts, " ")
+	return string(out)
 }
+
+const hexDigits = "0123456789abcdef"
 
 // Fill adds the Wireshark handoff and the mitigation to every loop of r.
 // A loop whose values do not parse (a report built by other code) gets
-// neither.
+// neither. The inputs' time spans are parsed once, not once per loop.
 func Fill(r *report.Report) {
+	inputs := inputSpans(r.Inputs)
 	for i := range r.Loops {
 		l := &r.Loops[i]
-		if ws, err := Wireshark(l, i+1, r.Inputs); err == nil {
-			l.Wireshark = ws
+		f, err := parse(l)
+		if err != nil {
+			continue
 		}
-		if m, err := Mitigate(l, i+1, r.Summary.VLANTags); err == nil {
-			l.Mitigation = m
-		}
+		l.Wireshark = wireshark(l, i+1, f, inputs)
+		l.Mitigation = mitigate(l, i+1, r.Summary.VLANTags, f)
 	}
 }

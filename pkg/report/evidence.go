@@ -3,7 +3,7 @@ package report
 import (
 	"crypto/sha1"
 	"encoding/binary"
-	"math/big"
+	"math/bits"
 
 	"github.com/pongscan/pongscan/pkg/detect"
 )
@@ -60,7 +60,7 @@ func fromEvidence(e *detect.Evidence) *Evidence {
 			ReactionMS: s.ReactionMS, Types: ValidUTF8(s.Types)}
 	}
 	out := &Evidence{Rule: e.Rule, Alternation: e.Alternation, Client: side(e.Client), Server: side(e.Server),
-		Cycle: ValidUTF8(e.Cycle), Tests: []Test{},
+		Cycle: ValidUTF8(e.Cycle), Tests: make([]Test, 0, len(e.Tests)),
 		Start: StartEvidence{SpoofedTTL: e.Start.SpoofedTTL, FirstTTL: e.Start.FirstTTL,
 			SenderTTLs: append([]int{}, e.Start.SenderTTLs...), UnsolicitedAnswer: e.Start.UnsolicitedAnswer}}
 	for _, t := range e.Tests {
@@ -73,23 +73,33 @@ func fromEvidence(e *detect.Evidence) *Evidence {
 // SHA-1 of its two endpoints (in a fixed order) and its start time in
 // nanoseconds. The same loop gets the same ID in every run and report,
 // whatever the orientation its finder chose.
+//
+// The endpoints are hashed in their binary form (netip's AppendBinary),
+// the time big-endian; the digits are the last 16 of the first 12 bytes
+// of the hash read as a big-endian number in base 62 (digits 0-9, a-z,
+// A-Z, as math/big writes them), zero-padded.
 func LoopID(l *detect.Loop) string {
 	a, b := l.Client, l.Server
 	if b.Compare(a) < 0 {
 		a, b = b, a
 	}
-	h := sha1.New()
-	for _, ap := range []interface{ MarshalBinary() ([]byte, error) }{a, b} {
-		bs, _ := ap.MarshalBinary()
-		h.Write(bs)
+	var buf [64]byte
+	in := buf[:0]
+	in, _ = a.AppendBinary(in)
+	in, _ = b.AppendBinary(in)
+	in = binary.BigEndian.AppendUint64(in, uint64(l.Start))
+	sum := sha1.Sum(in)
+	hi, lo := uint64(binary.BigEndian.Uint32(sum[:4])), binary.BigEndian.Uint64(sum[4:12])
+	var id [17]byte
+	id[0] = 'L'
+	for k := 16; k > 0; k-- {
+		var r uint64
+		hi, r = hi/62, hi%62
+		lo, r = bits.Div64(r, lo, 62)
+		id[k] = base62[r]
 	}
-	var t [8]byte
-	binary.BigEndian.PutUint64(t[:], uint64(l.Start))
-	h.Write(t[:])
-	sum := h.Sum(nil)
-	s := new(big.Int).SetBytes(sum[:12]).Text(62)
-	for len(s) < 16 {
-		s = "0" + s
-	}
-	return "L" + s[len(s)-16:]
+	return string(id[:])
 }
+
+// base62 are math/big's digits up to base 62.
+const base62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

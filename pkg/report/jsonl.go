@@ -185,33 +185,57 @@ func JSONL() Printer { return jsonlPrinter{} }
 
 func (jsonlPrinter) Print(w io.Writer, r *Report) error {
 	j := NewJSONL(w)
+	// Each stream's loops and inputs, in one pass over each: streams in
+	// the order they first appear, loops first.
 	var order []string
-	seen := map[string]bool{}
-	for _, l := range r.Loops {
-		if !seen[l.Stream] {
-			seen[l.Stream] = true
-			order = append(order, l.Stream)
+	at := map[string]int{}
+	stream := func(name string) int {
+		k, ok := at[name]
+		if !ok {
+			k = len(order)
+			at[name] = k
+			order = append(order, name)
 		}
+		return k
 	}
-	for _, in := range r.Inputs {
-		if !seen[in.Stream] {
-			seen[in.Stream] = true
-			order = append(order, in.Stream)
+	loops := make([]int32, len(r.Loops)) // each loop's stream
+	for i := range r.Loops {
+		loops[i] = int32(stream(r.Loops[i].Stream))
+	}
+	inputs := make([]int32, len(r.Inputs))
+	for i := range r.Inputs {
+		inputs[i] = int32(stream(r.Inputs[i].Stream))
+	}
+	// The loops of stream k are first[k], then next[first[k]], ...: in
+	// the report's order, and one pass over them all.
+	byStream := func(of []int32) (first, next []int32) {
+		first, next = make([]int32, len(order)), make([]int32, len(of))
+		last := make([]int32, len(order))
+		for k := range first {
+			first[k], last[k] = -1, -1
 		}
+		for i, k := range of {
+			next[i] = -1
+			if last[k] < 0 {
+				first[k] = int32(i)
+			} else {
+				next[last[k]] = int32(i)
+			}
+			last[k] = int32(i)
+		}
+		return first, next
 	}
-	for _, st := range order {
-		for i := range r.Loops {
-			if r.Loops[i].Stream == st {
-				if err := j.Loop(&r.Loops[i]); err != nil {
-					return err
-				}
+	lf, ln := byStream(loops)
+	inf, inn := byStream(inputs)
+	for k := range order {
+		for i := lf[k]; i >= 0; i = ln[i] {
+			if err := j.Loop(&r.Loops[i]); err != nil {
+				return err
 			}
 		}
-		for i := range r.Inputs {
-			if r.Inputs[i].Stream == st {
-				if err := j.Input(&r.Inputs[i]); err != nil {
-					return err
-				}
+		for i := inf[k]; i >= 0; i = inn[i] {
+			if err := j.Input(&r.Inputs[i]); err != nil {
+				return err
 			}
 		}
 	}

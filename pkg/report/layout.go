@@ -48,11 +48,28 @@ func isASCII(s string) bool {
 type grid struct {
 	header []string
 	rows   [][]string
+	// gen, when set, makes the rows instead of rows: gen(i) for i below
+	// n, made again on each pass (the row it returns may be reused).
+	gen func(i int) []string
+	n   int
 	// right aligns a column's cells to the right (numbers).
 	right []bool
 	// shrink marks the columns that may be narrowed, their cells wrapped,
 	// to fit a width; the others keep their natural width.
 	shrink []bool
+}
+
+// each calls fn with every row, in order.
+func (g *grid) each(fn func(row []string)) {
+	if g.gen == nil {
+		for _, r := range g.rows {
+			fn(r)
+		}
+		return
+	}
+	for i := range g.n {
+		fn(g.gen(i))
+	}
 }
 
 // render writes the grid as a box table no wider than width (0: any
@@ -62,8 +79,7 @@ func (g *grid) render(w *errWriter, width int) bool {
 	n := len(g.header)
 	natural := make([]int, n) // widest line of each column
 	least := make([]int, n)   // narrowest a column may get
-	all := append([][]string{g.header}, g.rows...)
-	for _, row := range all {
+	measure := func(row []string) {
 		for c, cell := range row {
 			for _, ln := range strings.Split(cell, "\n") {
 				natural[c] = max(natural[c], displayWidth(ln))
@@ -75,6 +91,8 @@ func (g *grid) render(w *errWriter, width int) bool {
 			}
 		}
 	}
+	measure(g.header)
+	g.each(measure)
 	widths := append([]int(nil), natural...)
 	frame := 3*n + 1 // "│ " before each cell, " │" after the last
 	if width > 0 {
@@ -148,9 +166,7 @@ func (g *grid) render(w *errWriter, width int) bool {
 	line("┌", "┬", "┐")
 	row(g.header, true)
 	line("├", "┼", "┤")
-	for _, r := range g.rows {
-		row(r, false)
-	}
+	g.each(func(r []string) { row(r, false) })
 	line("└", "┴", "┘")
 	return true
 }
@@ -158,13 +174,16 @@ func (g *grid) render(w *errWriter, width int) bool {
 // renderPlain writes the grid as tab-separated rows, a cell's lines
 // joined by a space.
 func (g *grid) renderPlain(w *errWriter) {
-	for _, r := range append([][]string{g.header}, g.rows...) {
-		cells := make([]string, len(r))
-		for i, c := range r {
-			cells[i] = strings.ReplaceAll(c, "\n", " ")
+	var cells []string
+	plain := func(r []string) {
+		cells = cells[:0]
+		for _, c := range r {
+			cells = append(cells, strings.ReplaceAll(c, "\n", " "))
 		}
 		w.printf("%s\n", strings.Join(cells, "\t"))
 	}
+	plain(g.header)
+	g.each(plain)
 }
 
 func sum(v []int) int {

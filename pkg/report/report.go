@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"io"
 	"math"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -236,16 +237,40 @@ func Timestamp(ns int64) string {
 }
 
 // FromLoop converts a detector's loop; files maps PacketRef.Source to paths.
+//
+// Strings the loop repeats (its endpoints' addresses in every packet, its
+// start time in its first packet) are formatted once and shared: a scan
+// of a million loops holds a million of these reports.
 func FromLoop(l *detect.Loop, files []string) Loop {
-	pkt := func(p detect.PacketInfo) Packet {
+	client, server := l.Client.Addr().String(), l.Server.Addr().String()
+	start, end := Timestamp(l.Start), Timestamp(l.End)
+	ip := func(a netip.Addr) string {
+		switch a {
+		case l.Client.Addr():
+			return client
+		case l.Server.Addr():
+			return server
+		}
+		return a.String()
+	}
+	ts := func(t int64) string {
+		switch t {
+		case l.Start:
+			return start
+		case l.End:
+			return end
+		}
+		return Timestamp(t)
+	}
+	pkt := func(p *detect.PacketInfo) Packet {
 		f := ""
 		if p.Ref.Source >= 0 && p.Ref.Source < len(files) {
 			f = files[p.Ref.Source]
 		}
 		return Packet{
-			File: f, Frame: p.Ref.Frame, Time: Timestamp(p.Time),
-			Src:     Endpoint{IP: p.Src.Addr().String(), Port: p.Src.Port()},
-			Dst:     Endpoint{IP: p.Dst.Addr().String(), Port: p.Dst.Port()},
+			File: f, Frame: p.Ref.Frame, Time: ts(p.Time),
+			Src:     Endpoint{IP: ip(p.Src.Addr()), Port: p.Src.Port()},
+			Dst:     Endpoint{IP: ip(p.Dst.Addr()), Port: p.Dst.Port()},
 			Summary: ValidUTF8(p.Summary),
 		}
 	}
@@ -256,10 +281,10 @@ func FromLoop(l *detect.Loop, files []string) Loop {
 	pi := l.PayloadInfo
 	out := Loop{
 		Detector:       l.Detector,
-		Client:         Endpoint{IP: l.Client.Addr().String(), Port: l.Client.Port()},
-		Server:         Endpoint{IP: l.Server.Addr().String(), Port: l.Server.Port()},
-		Start:          Timestamp(l.Start),
-		End:            Timestamp(l.End),
+		Client:         Endpoint{IP: client, Port: l.Client.Port()},
+		Server:         Endpoint{IP: server, Port: l.Server.Port()},
+		Start:          start,
+		End:            end,
 		DurationS:      l.Duration(),
 		Packets:        l.Packets,
 		Bytes:          l.Bytes,
@@ -278,13 +303,13 @@ func FromLoop(l *detect.Loop, files []string) Loop {
 			Length: len(l.Payload), Cut: l.PayloadCut, Summary: ValidUTF8(pi.Summary),
 			TFTPOpcode: pi.TFTPOpcode, TFTPErrorCode: pi.TFTPErrorCode,
 		},
-		FirstPacket: pkt(l.FirstPacket),
-		Trigger:     Trigger{FirstNonDNS: FirstNonDNS{Packet: pkt(l.FirstNonDNS)}},
+		FirstPacket: pkt(&l.FirstPacket),
+		Trigger:     Trigger{FirstNonDNS: FirstNonDNS{Packet: pkt(&l.FirstNonDNS)}},
 	}
 	if l.HasTrigger {
 		delay := float64(l.DelayNanos) / 1e6
-		out.Trigger.Query = &Query{Packet: pkt(l.Query), ID: l.QueryID, QName: ValidUTF8(l.QName), QType: decode.TypeName(l.QType)}
-		out.Trigger.Response = &Response{Packet: pkt(l.Response), RCode: decode.RCodeName(l.RCode)}
+		out.Trigger.Query = &Query{Packet: pkt(&l.Query), ID: l.QueryID, QName: ValidUTF8(l.QName), QType: decode.TypeName(l.QType)}
+		out.Trigger.Response = &Response{Packet: pkt(&l.Response), RCode: decode.RCodeName(l.RCode)}
 		out.Trigger.FirstNonDNS.DelayMS = &delay
 	}
 	return out

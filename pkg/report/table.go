@@ -95,31 +95,46 @@ func (tp tablePrinter) loopTable(w *errWriter, r *Report) {
 		right: []bool{true, false, false, false, true, true, true, true}, shrink: []bool{9: true}}
 	compact := &grid{header: []string{"#", "CLIENT / SERVER", "START (UTC)", "PKTS", "RATE", "PEAK", "RUNNING"},
 		right: []bool{true, false, false, true, true, true}, shrink: []bool{1: true}}
-	for i := range r.Loops {
+	// No input failed: the compact grid spends no column on errors, so
+	// the timestamps keep the width they need.
+	cut := !slices.ContainsFunc(r.Inputs, func(in Input) bool { return in.Error != "" })
+	if cut {
+		compact.header = compact.header[:4]
+	}
+	// Rows are made as they are printed (twice when the widths must be
+	// measured first), not held: a report may have a million loops.
+	cells := func(i int) (n, pkts, rate, peak, running string) {
 		l := &r.Loops[i]
-		running := "no"
+		running = "no"
 		if l.OngoingAtEnd {
 			running = "yes, at end"
 		}
-		n, pkts := strconv.Itoa(i+1), strconv.FormatUint(l.Packets, 10)
-		rate, peak := fmt.Sprintf("%.1f/s", l.RatePPS), fmt.Sprintf("%d/s", l.PeakPPS)
+		return strconv.Itoa(i + 1), strconv.FormatUint(l.Packets, 10), fmt.Sprintf("%.1f/s", l.RatePPS), fmt.Sprintf("%d/s", l.PeakPPS), running
+	}
+	full.n, compact.n = len(r.Loops), len(r.Loops)
+	var row []string
+	full.gen = func(i int) []string {
+		l := &r.Loops[i]
+		n, pkts, rate, peak, running := cells(i)
 		start := Escape(l.Start)
 		day, clock := splitStart(l.Start)
 		if tp.o.Width > 0 && clock != "" {
 			start = day + " " + clock
 		}
-		full.rows = append(full.rows, []string{n, hostPort(l.Client), hostPort(l.Server), start,
-			fmt.Sprintf("%.3f s", l.DurationS), pkts, rate, peak, running, Escape(clipText(payloadCell(&l.Payload), 40))})
-		compact.rows = append(compact.rows, []string{n, hostPort(l.Client) + "\n" + hostPort(l.Server), day + "\n" + clock,
-			pkts, rate, peak, strings.TrimSuffix(running, ", at end")})
+		row = append(row[:0], n, hostPort(l.Client), hostPort(l.Server), start,
+			fmt.Sprintf("%.3f s", l.DurationS), pkts, rate, peak, running, Escape(clipText(payloadCell(&l.Payload), 40)))
+		return row
 	}
-	if !slices.ContainsFunc(r.Inputs, func(in Input) bool { return in.Error != "" }) {
-		// No input failed: the compact grid spends no column on errors,
-		// so the timestamps keep the width they need.
-		compact.header = compact.header[:4]
-		for i := range compact.rows {
-			compact.rows[i] = compact.rows[i][:4]
+	compact.gen = func(i int) []string {
+		l := &r.Loops[i]
+		n, pkts, rate, peak, running := cells(i)
+		day, clock := splitStart(l.Start)
+		row = append(row[:0], n, hostPort(l.Client)+"\n"+hostPort(l.Server), day+"\n"+clock,
+			pkts, rate, peak, strings.TrimSuffix(running, ", at end"))
+		if cut {
+			row = row[:4]
 		}
+		return row
 	}
 	switch {
 	case tp.o.Plain:
