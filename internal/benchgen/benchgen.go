@@ -10,6 +10,14 @@
 // the client's port, the server's FORMERR, and so on for a few thousand
 // packets.
 //
+// Config's loop fields shape the loops for the captures where they cost
+// the most: LoopInterval (a loop's speed: 66.667µs is the incident's
+// 30,000 packets/s), LoopEvery (a new loop every so often, as many as
+// fit), LoopShare (loops that take most of the capture) and LoopClients
+// (loops on the busiest resolvers). WriteManyLoops writes a capture of
+// nothing but short loops, each on its own 5-tuple, as many as asked
+// (a million), a bounded number at once.
+//
 // Write holds no packet beyond the one it is writing: frames are built by
 // hand into one reused buffer from payload templates made once with
 // pkg/synth, and answers wait in a small time-ordered queue (about 70
@@ -45,6 +53,16 @@ const (
 var DefaultStart = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 
 // Config describes a capture. Zero fields take the documented defaults.
+//
+// With none of LoopClients, LoopInterval, LoopEvery and LoopShare set, the
+// loops are planned exactly as before those fields existed (the capture's
+// length estimated from the background traffic alone), so such a Config
+// writes the same bytes as it always has (TestBytesUnchanged). With any of
+// them set, the background's queries keep off the ports of running loops;
+// with LoopInterval, LoopEvery or LoopShare set, the capture's length is
+// estimated with the loops' packets counted: a loop at 30,000 packets/s
+// that asks for 9 M packets, in an 11.4 M-packet capture with 8,000
+// packets/s of background, gets 8.9 M and runs 297 s of the 309 s capture.
 type Config struct {
 	// Packets is the exact number of frames written; it must be positive.
 	Packets int
@@ -67,6 +85,35 @@ type Config struct {
 	// on; 0 means a random even count from 2000 to 4998. It is cut so
 	// that every loop ends well before the capture does.
 	LoopPackets int
+	// LoopClients picks the loops' clients: 0 draws each uniformly from
+	// all clients, n > 0 from the n busiest (the head of the Zipf law that
+	// 40% of the queries follow). 1 puts every loop on the busiest
+	// resolver, as in the incident, where a busy resolver's query started
+	// the loop and its host's TFTP server kept it going.
+	LoopClients int
+	// LoopInterval is each loop's round trip, from one client packet to
+	// the client's next; zero keeps a random 1-1.5 ms per loop (and the
+	// server's reply 80-200 µs after the client, each packet 0-30 µs
+	// late). When set, the reply comes 8-20% of LoopInterval after the
+	// client's packet and each packet moves by a jitter of ±1% of it, zero
+	// on average, so the loop runs at 2/LoopInterval packets a second:
+	// 66.667µs is 30,000 packets/s. Timestamps are written in
+	// microseconds, so keep it well above 1 µs.
+	LoopInterval time.Duration
+	// LoopEvery, when set, triggers loop k (from 0) at 10% of the capture
+	// plus k*LoopEvery, instead of spreading the loops over 10-60% of it:
+	// "a new loop every 20 s". Loops is then the most loops planted, and 0
+	// means as many as fit; a loop that would not end before 97% of the
+	// capture (so any that would start after its end) is not planted.
+	LoopEvery time.Duration
+	// LoopShare lets the loops take most of the capture: when set, it is
+	// the most of the capture's packets the loops may take together (each
+	// loop at most an equal part), each loop may run until 97% of the
+	// capture, and spread loops start at 1% of the capture instead of 10%
+	// (over 1-51% of it). Zero keeps the caps of old: each loop at most
+	// 35% of the capture's duration, all of them at most a quarter of its
+	// packets.
+	LoopShare float64
 	// Unanswered is the share of queries the server drops; 0 means 0.005,
 	// a negative value none.
 	Unanswered float64
@@ -105,6 +152,12 @@ type Stats struct {
 	Loops       []Loop
 	IPv6Clients int   // of Clients
 	FileBytes   int64 // bytes of the capture file before compression
+	// Planted is the number of loops planted: len(Loops) for Write;
+	// WriteManyLoops lists only its first few in Loops.
+	Planted int
+	// LoopPackets is the loops' packets from their first non-DNS packet
+	// on, all loops together.
+	LoopPackets int
 }
 
 // Server endpoints of the generated traffic.
@@ -160,6 +213,7 @@ type loopState struct {
 	written              int
 	interval             int64
 	reply                int64
+	jitterMax, jitterOff int64 // each step is late by [0, jitterMax) - jitterOff
 	trigger, first, last int64
 }
 
@@ -180,6 +234,12 @@ type gen struct {
 
 	queue []item
 	seq   uint64
+
+	// guard keeps background queries off the ports of running loops
+	// (active: client<<16 | port); set only when a loop field added
+	// since the first version is, so old Configs write the same bytes.
+	guard  bool
+	active map[uint64]int
 
 	w        *bufio.Writer
 	frame    []byte
@@ -221,30 +281,39 @@ func Write(w io.Writer, cfg Config) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := g.writeTo(w, g.run); err != nil {
+		return nil, err
+	}
+	return &g.st, nil
+}
+
+// writeTo runs run with g.w writing to w, through gzip when the Config
+// asks for it, and flushes.
+func (g *gen) writeTo(w io.Writer, run func() error) error {
 	out := w
 	var zw *gzip.Writer
 	var fileBW *bufio.Writer
-	if cfg.Gzip {
+	if g.cfg.Gzip {
 		fileBW = bufio.NewWriterSize(w, 1<<20)
 		zw = gzip.NewWriter(fileBW)
 		out = zw
 	}
 	g.w = bufio.NewWriterSize(out, 1<<20)
-	if err := g.run(); err != nil {
-		return nil, err
+	if err := run(); err != nil {
+		return err
 	}
 	if err := g.w.Flush(); err != nil {
-		return nil, fmt.Errorf("benchgen: write: %w", err)
+		return fmt.Errorf("benchgen: write: %w", err)
 	}
 	if zw != nil {
 		if err := zw.Close(); err != nil {
-			return nil, fmt.Errorf("benchgen: gzip: %w", err)
+			return fmt.Errorf("benchgen: gzip: %w", err)
 		}
 		if err := fileBW.Flush(); err != nil {
-			return nil, fmt.Errorf("benchgen: write: %w", err)
+			return fmt.Errorf("benchgen: write: %w", err)
 		}
 	}
-	return &g.st, nil
+	return nil
 }
 
 func newGen(cfg Config) (*gen, error) {
@@ -257,7 +326,7 @@ func newGen(cfg Config) (*gen, error) {
 	if cfg.IPv6Share == 0 {
 		cfg.IPv6Share = 0.1
 	}
-	if cfg.Loops == 0 {
+	if cfg.Loops == 0 && cfg.LoopEvery <= 0 {
 		cfg.Loops = DefaultLoops
 	}
 	if cfg.Unanswered == 0 {
@@ -278,6 +347,8 @@ func newGen(cfg Config) (*gen, error) {
 	if err := g.makeTemplates(); err != nil {
 		return nil, err
 	}
+	g.guard = cfg.LoopClients > 0 || cfg.LoopInterval > 0 || cfg.LoopEvery > 0 || cfg.LoopShare > 0
+	g.active = make(map[uint64]int)
 	g.tftp = synth.TFTPError(synth.TFTPErrIllegalOp, synth.TFTPMsgRRQFirst)
 	g.formerr = synth.FormErr(g.tftp)
 	g.planLoops()
@@ -372,6 +443,10 @@ func (g *gen) makeTemplates() error {
 // every loop ends before the capture does.
 func (g *gen) planLoops() {
 	n := g.cfg.Loops
+	if g.cfg.LoopInterval > 0 || g.cfg.LoopEvery > 0 || g.cfg.LoopShare > 0 {
+		g.planLoopsScaled()
+		return
+	}
 	if n <= 0 {
 		return
 	}
@@ -379,12 +454,13 @@ func (g *gen) planLoops() {
 	dur := float64(g.cfg.Packets) / (g.cfg.QPS * (2 - g.cfg.Unanswered)) * 1e9
 	for k := range n {
 		ls := loopState{
-			client:   int32(g.rng.IntN(len(g.clients))),
-			port:     uint16(1024 + g.rng.IntN(64512)),
-			tmpl:     g.referral[g.rng.IntN(len(g.referral))],
-			id:       uint16(g.rng.Uint32()),
-			interval: int64(1000+g.rng.IntN(500)) * 1000,
-			reply:    int64(80+g.rng.IntN(120)) * 1000,
+			client:    g.loopClient(),
+			port:      uint16(1024 + g.rng.IntN(64512)),
+			tmpl:      g.referral[g.rng.IntN(len(g.referral))],
+			id:        uint16(g.rng.Uint32()),
+			interval:  int64(1000+g.rng.IntN(500)) * 1000,
+			reply:     int64(80+g.rng.IntN(120)) * 1000,
+			jitterMax: 30_000,
 		}
 		ls.packets = g.cfg.LoopPackets
 		if ls.packets <= 0 {
@@ -454,7 +530,9 @@ func (g *gen) run() error {
 			l.First, l.Last = time.Unix(0, ls.first).UTC(), time.Unix(0, ls.last).UTC()
 		}
 		g.st.Loops = append(g.st.Loops, l)
+		g.st.LoopPackets += ls.written
 	}
+	g.st.Planted = len(g.st.Loops)
 	return nil
 }
 
@@ -471,6 +549,14 @@ func (g *gen) server(v6 bool) netip.Addr {
 		return ServerV6
 	}
 	return ServerV4
+}
+
+// loopClient draws a loop's client (Config.LoopClients).
+func (g *gen) loopClient() int32 {
+	if n := g.cfg.LoopClients; n > 0 {
+		return int32(g.rng.IntN(min(n, len(g.clients))))
+	}
+	return int32(g.rng.IntN(len(g.clients)))
 }
 
 // pickClient draws a client: 40% from a Zipf law over all clients (busy
@@ -492,6 +578,9 @@ func (g *gen) query(at int64) error {
 	}
 	ti := int32((name*g.nTypes+typ)*2 + edns)
 	it := item{at: at, client: c, tmpl: ti, port: uint16(1024 + g.rng.IntN(64512)), id: uint16(g.rng.Uint32())}
+	for g.guard && g.active[activeKey(c, it.port)] > 0 {
+		it.port = uint16(1024 + g.rng.IntN(64512))
+	}
 	if err := g.write(at, c, it.port, true, g.tmpls[ti].query, it.id); err != nil {
 		return err
 	}
@@ -538,6 +627,9 @@ func (g *gen) emit(it item) error {
 		g.count(&g.tmpls[it.tmpl])
 		it.kind, it.at = evLoopAnswer, it.at+g.answerDelay()
 		g.push(it)
+		if g.guard {
+			g.active[activeKey(c, it.port)]++
+		}
 	case evLoopAnswer:
 		if err := g.write(it.at, c, it.port, false, g.tmpls[it.tmpl].resp, it.id); err != nil {
 			return err
@@ -546,6 +638,8 @@ func (g *gen) emit(it item) error {
 			// The TFTP server's complaint, 0.3-1 ms after the answer.
 			it.kind, it.at = evLoopClient, it.at+int64(300_000+g.rng.IntN(700_000))
 			g.push(it)
+		} else {
+			g.loopDone(c, it.port)
 		}
 	case evLoopClient, evLoopServer:
 		ls := &g.loops[it.loop]
@@ -564,9 +658,10 @@ func (g *gen) emit(it item) error {
 		ls.written++
 		ls.last = it.at
 		if ls.written >= ls.packets {
+			g.loopDone(c, it.port)
 			return nil
 		}
-		jitter := int64(g.rng.IntN(30_000))
+		jitter := int64(g.rng.IntN(int(ls.jitterMax))) - ls.jitterOff
 		if it.kind == evLoopClient {
 			it.kind, it.at = evLoopServer, it.at+ls.reply+jitter
 		} else {
@@ -575,6 +670,19 @@ func (g *gen) emit(it item) error {
 		g.push(it)
 	}
 	return nil
+}
+
+func activeKey(c int32, port uint16) uint64 { return uint64(c)<<16 | uint64(port) }
+
+// loopDone frees a finished loop's port for the background.
+func (g *gen) loopDone(c int32, port uint16) {
+	if !g.guard {
+		return
+	}
+	k := activeKey(c, port)
+	if g.active[k]--; g.active[k] <= 0 {
+		delete(g.active, k)
+	}
 }
 
 // ---- the pending queue: a binary min-heap on (at, seq) ----
