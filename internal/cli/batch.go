@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"github.com/pongscan/pongscan/pkg/handoff"
 	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/pflag"
 
+	"github.com/pongscan/pongscan/pkg/followup"
+	"github.com/pongscan/pongscan/pkg/handoff"
 	"github.com/pongscan/pongscan/pkg/inputset"
 	"github.com/pongscan/pongscan/pkg/report"
 	"github.com/pongscan/pongscan/pkg/scan"
@@ -136,12 +137,18 @@ func (out *output) abort() {
 }
 
 // jsonlStream writes JSON Lines as the scan goes: each stream's loops and
-// inputs as soon as the stream is done, then the summary as the printer.
+// inputs as soon as the stream is scanned and followed up, then the
+// summary as the printer.
 type jsonlStream struct {
 	bw  *bufio.Writer
 	j   *report.JSONLWriter
 	err error
 	n   int // loops written so far: the next one's number in the report
+	k   int // streams done
+	// follow runs the follow-up of stream k's loops, numbered from
+	// first; nil when it has none.
+	follow func(d *scan.StreamDone, k, first int) *followup.Result
+	fr     followup.Result // every stream's follow-up, in order
 }
 
 func newJSONLStream(w io.Writer, _ io.Writer) *jsonlStream {
@@ -150,21 +157,30 @@ func newJSONLStream(w io.Writer, _ io.Writer) *jsonlStream {
 }
 
 func (s *jsonlStream) stream(d scan.StreamDone) {
+	first := s.n + 1
+	// The hand-off fields, as the report gets them (handoff.Fill),
+	// numbered as the report numbers the loop, from the stream's own
+	// files.
+	handoff.FillStream(d.Loops, first, d.Inputs, d.VLANTags)
+	// The what-if and --extract of the stream's loops, before they are
+	// written: a stream's lines are final.
+	var fr *followup.Result
+	if s.follow != nil {
+		fr = s.follow(&d, s.k, first)
+	}
+	s.k++
+	if fr != nil {
+		s.fr.Loops = append(s.fr.Loops, fr.Loops...)
+		s.fr.Errors = append(s.fr.Errors, fr.Errors...)
+		s.fr.Interrupted = s.fr.Interrupted || fr.Interrupted
+		s.fr.Read = s.fr.Read || fr.Read
+	} else {
+		s.fr.Loops = append(s.fr.Loops, make([]followup.Loop, len(d.Loops))...)
+	}
 	for i := range d.Loops {
-		// The hand-off fields, as the report gets them (handoff.Fill),
-		// numbered as the report numbers the loop. The rate-limiting
-		// what-if needs a second read after the scan: JSON Lines, which
-		// writes as it goes, leaves it out.
-		l := &d.Loops[i]
 		s.n++
-		if ws, err := handoff.Wireshark(l, s.n, d.Inputs); err == nil {
-			l.Wireshark = ws
-		}
-		if m, err := handoff.Mitigate(l, s.n, d.VLANTags); err == nil {
-			l.Mitigation = m
-		}
 		if s.err == nil {
-			s.err = s.j.Loop(l)
+			s.err = s.j.Loop(&d.Loops[i])
 		}
 	}
 	for i := range d.Inputs {
@@ -172,6 +188,14 @@ func (s *jsonlStream) stream(d scan.StreamDone) {
 			s.err = s.j.Input(&d.Inputs[i])
 		}
 	}
+}
+
+// followed is every stream's follow-up, or nil when none ran.
+func (s *jsonlStream) followed() *followup.Result {
+	if !s.fr.Read && !s.fr.Interrupted {
+		return nil
+	}
+	return &s.fr
 }
 
 // Print writes the summary, the last line.

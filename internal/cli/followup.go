@@ -1,13 +1,15 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 
+	"github.com/pongscan/pongscan/pkg/followup"
 	"github.com/pongscan/pongscan/pkg/report"
-	"github.com/pongscan/pongscan/pkg/revisit"
 	"github.com/pongscan/pongscan/pkg/scan"
 )
 
@@ -27,48 +29,95 @@ func checkFollowUp(o *ScanOptions) error {
 	return nil
 }
 
-// followUp reads the inputs again when the report needs every packet of a
-// loop (--extract, --html, the rate-limiting what-if) and fills the
-// report; it writes the HTML page. An error is one to report as trouble.
-func followUp(o *ScanOptions, res *scan.Result) error {
-	rep := res.Report
-	wantRRL := o.RRL && slices.ContainsFunc(rep.Loops, func(l report.Loop) bool { return l.Detector == "dns-pong" })
-	need := len(rep.Loops) > 0 && (o.Extract != "" || wantRRL) || o.HTML != ""
-	if !need || res.Interrupted {
+// prepareOutputs checks, before the scan, that the follow-up's outputs
+// can be written: the --extract directory exists (it is created) and
+// takes files, and --html's directory takes files. A scan of an hour must
+// not end in "cannot write".
+func prepareOutputs(o *ScanOptions) error {
+	probe := func(flag, dir string) error {
+		f, err := os.CreateTemp(dir, ".pongscan-probe-*")
+		if err != nil {
+			return fmt.Errorf("%s: %w", flag, err)
+		}
+		f.Close()
+		os.Remove(f.Name())
 		return nil
 	}
-	rv, err := revisit.Run(o.Context, revisit.Options{
-		Report: rep, Idle: o.Idle, DNSPorts: o.DNSPorts, Filter: o.Filter,
-		ExtractDir: o.Extract, Timeline: o.HTML != "", RRL: wantRRL,
-	})
-	if errors.Is(err, revisit.Unavailable) {
-		for i := range rep.Loops {
-			if rep.Loops[i].Detector == "dns-pong" && wantRRL {
-				rep.Loops[i].RRL = &report.RRL{Server: rep.Loops[i].Server.IP, Note: "not replayed: " + err.Error(), Scenarios: []report.RRLScenario{}}
-			}
+	if o.Extract != "" {
+		if err := os.MkdirAll(o.Extract, 0o755); err != nil {
+			return fmt.Errorf("--extract: %w", err)
 		}
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reading the inputs again: %w", err)
-	}
-	var trouble error
-	for i := range rep.Loops {
-		l, lv := &rep.Loops[i], &rv.Loops[i]
-		if lv.Extract != nil {
-			l.Extract = lv.Extract
-			if lv.Extract.Error != "" {
-				trouble = errors.Join(trouble, errors.New("--extract: "+lv.Extract.Error))
-			}
-		}
-		if wantRRL && l.Detector == "dns-pong" {
-			l.RRL = lv.WhatIf(l)
+		if err := probe("--extract "+o.Extract, o.Extract); err != nil {
+			return err
 		}
 	}
 	if o.HTML != "" {
-		if err := writeHTML(o.HTML, rep, rv); err != nil {
-			trouble = errors.Join(trouble, fmt.Errorf("--html: %w", err))
+		if st, err := os.Stat(o.HTML); err == nil && st.IsDir() {
+			return fmt.Errorf("--html %s: is a directory", o.HTML)
+		}
+		if err := probe("--html "+o.HTML, filepath.Dir(o.HTML)); err != nil {
+			return err
 		}
 	}
-	return trouble
+	return nil
+}
+
+// hasDNSServer reports whether a loop's server side is a DNS server: the
+// rate-limiting what-if replays its responses.
+func hasDNSServer(l *report.Loop) bool { return l.Detector == "dns-pong" }
+
+// wantsFollowUp reports whether the report's loops need a second read.
+func wantsFollowUp(o *ScanOptions, loops []report.Loop) bool {
+	if len(loops) == 0 {
+		return false
+	}
+	return o.Extract != "" || o.HTML != "" || o.RRL && slices.ContainsFunc(loops, func(l report.Loop) bool { return hasDNSServer(&l) })
+}
+
+// followUp reads the streams that hold loops a second time, through the
+// scan's own path (pkg/followup), and fills the report's loops: the
+// what-if, the extracted files. first numbers the report's first loop
+// (JSON Lines follows one stream at a time). The result's Errors are
+// trouble to report.
+func followUp(ctx context.Context, o *ScanOptions, rep *report.Report, streams []scan.Stream, scanErrs []error,
+	first int, progress func(scan.Progress)) *followup.Result {
+	fo := followup.Options{
+		Streams: streams, Filter: o.Filter, Idle: o.Idle, ExtractDir: o.Extract,
+		RRL: o.RRL, WhatIf: hasDNSServer, Ladders: o.HTML != "", ScanErrors: scanErrs,
+		Progress: progress, FirstNumber: first,
+	}
+	fr := followup.Run(ctx, rep, fo)
+	for i := range rep.Loops {
+		l, lv := &rep.Loops[i], &fr.Loops[i]
+		wantRRL := o.RRL && hasDNSServer(l)
+		switch {
+		case lv.Followed:
+			l.Extract = lv.Extract
+			if wantRRL {
+				l.RRL = lv.RRL
+			}
+		case lv.Unavailable != "":
+			if wantRRL {
+				l.RRL = &report.RRL{Server: l.Server.IP, Note: "not replayed: " + lv.Unavailable, Scenarios: []report.RRLScenario{}}
+			}
+			if o.Extract != "" {
+				l.Extract = &report.Extract{Error: "not extracted: " + lv.Unavailable}
+			}
+		case fr.Interrupted:
+			why := "the second read of the inputs was interrupted"
+			if cause := context.Cause(ctx); cause != nil {
+				why = fmt.Sprintf("%v during the second read of the inputs", cause)
+			}
+			if wantRRL {
+				l.RRL = &report.RRL{Server: l.Server.IP, Note: "not replayed: " + why, Scenarios: []report.RRLScenario{}}
+			}
+			if o.Extract != "" {
+				l.Extract = &report.Extract{Error: "not extracted: " + why}
+			}
+		}
+		if x := l.Extract; x != nil && x.Error != "" && lv.Followed {
+			fr.Errors = append(fr.Errors, errors.New("--extract: "+x.Error))
+		}
+	}
+	return fr
 }

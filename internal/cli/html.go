@@ -5,16 +5,20 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/pongscan/pongscan/pkg/followup"
 	"github.com/pongscan/pongscan/pkg/htmlreport"
 	"github.com/pongscan/pongscan/pkg/report"
-	"github.com/pongscan/pongscan/pkg/revisit"
 )
 
 // writeHTML writes the page to a temporary file beside path and renames
-// it into place.
-func writeHTML(path string, rep *report.Report, rv *revisit.Result) error {
+// it into place. tl is the capture's timeline, loops what the second
+// read found of each loop (read: it ran).
+func writeHTML(path string, rep *report.Report, tl *followup.Timeline, loops []followup.Loop, read bool) error {
 	var b bytes.Buffer
-	if err := htmlreport.Write(&b, rep, rv); err != nil {
+	if !read {
+		loops = nil
+	}
+	if err := htmlreport.Write(&b, rep, tl, loops); err != nil {
 		return err
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), ".pongscan-*.html")

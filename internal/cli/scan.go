@@ -17,6 +17,7 @@ import (
 
 	"github.com/pongscan/pongscan/pkg/decode"
 	"github.com/pongscan/pongscan/pkg/detect"
+	"github.com/pongscan/pongscan/pkg/followup"
 	"github.com/pongscan/pongscan/pkg/handoff"
 	"github.com/pongscan/pongscan/pkg/report"
 	"github.com/pongscan/pongscan/pkg/scan"
@@ -266,26 +267,86 @@ func runScan(o *ScanOptions) error {
 	if err != nil {
 		return err
 	}
+	// The follow-up's outputs are checked before a scan that may take an
+	// hour, not after it.
+	if err := prepareOutputs(o); err != nil {
+		return err
+	}
 	out, err := openOutput(o)
 	if err != nil {
 		return err
 	}
 	defer out.abort()
+	var tlo *followup.TimelineObserver
+	if o.HTML != "" {
+		// The capture timeline is counted in the scan itself.
+		tlo = followup.NewTimelineObserver(o.DNSPorts)
+		so.Observe = tlo.Observe
+	}
 	var jl *jsonlStream
 	if o.Format == "jsonl" {
 		jl = newJSONLStream(out.w, o.Stderr)
+		jl.follow = func(d *scan.StreamDone, k, first int) *followup.Result {
+			rep := &report.Report{Loops: d.Loops, Inputs: d.Inputs}
+			if !wantsFollowUp(o, rep.Loops) || ctx.Err() != nil {
+				return nil
+			}
+			return followUp(ctx, o, rep, set.Streams[k:k+1], d.Errors, first, nil)
+		}
 		so.OnStream = jl.stream
 	}
 	res := scan.RunStreams(ctx, set.Streams, so)
 	res.Report.Warnings = append(set.Warnings, res.Report.Warnings...)
+	if pr != nil {
+		pr.done()
+	}
+	res.Report.Tool = currentBuild().Tool
+	handoff.Fill(res.Report)
+
+	// The second read: each stream that holds loops, through the scan's
+	// own path, for the what-if, --extract and the HTML ladders.
+	var fr *followup.Result
+	switch {
+	case jl != nil:
+		fr = jl.followed()
+	case !res.Interrupted && wantsFollowUp(o, res.Report.Loops):
+		var prog func(scan.Progress)
+		var pr2 *progressLine
+		if pr != nil {
+			pr2 = newProgressLine(o.Stderr)
+			pr2.label = fmt.Sprintf("following up %d loops: ", len(res.Report.Loops))
+			prog = pr2.update
+		}
+		fr = followUp(ctx, o, res.Report, set.Streams, res.Errors, 1, prog)
+		if pr2 != nil {
+			pr2.done()
+		}
+	}
+	followInterrupted := fr != nil && fr.Interrupted
+	if fr != nil {
+		res.Errors = append(res.Errors, fr.Errors...)
+	}
+	if followInterrupted {
+		res.Report.Summary.FollowUpInterrupted = true
+	}
 	if o.MemProfile != "" {
 		if pf, err := os.Create(o.MemProfile); err == nil {
 			_ = pprof.WriteHeapProfile(pf)
 			pf.Close()
 		}
 	}
-	if pr != nil {
-		pr.done()
+	switch {
+	case o.HTML == "":
+	case res.Interrupted || followInterrupted:
+		fmt.Fprintf(o.Stderr, "pongscan: --html %s not written: the scan was interrupted\n", report.Escape(o.HTML))
+	default:
+		var loops []followup.Loop
+		if fr != nil {
+			loops = fr.Loops
+		}
+		if err := writeHTML(o.HTML, res.Report, tlo.Timeline(), loops, fr != nil && fr.Read); err != nil {
+			res.Errors = append(res.Errors, fmt.Errorf("--html: %w", err))
+		}
 	}
 	var p report.Printer
 	switch o.Format {
@@ -300,12 +361,6 @@ func runScan(o *ScanOptions) error {
 		p = jl
 	default:
 		p = report.TableWith(tableLayout(o.Stdout))
-	}
-	res.Report.Tool = currentBuild().Tool
-	handoff.Fill(res.Report)
-	if err := followUp(o, res); err != nil {
-		fmt.Fprintf(o.Stderr, "pongscan: %s\n", report.Escape(err.Error()))
-		res.Errors = append(res.Errors, err)
 	}
 	for _, w := range res.Report.Warnings {
 		fmt.Fprintf(o.Stderr, "pongscan: warning: %s\n", report.Escape(w))
@@ -325,14 +380,18 @@ func runScan(o *ScanOptions) error {
 		fmt.Fprintf(o.Stderr, "pongscan: writing the report: %v\n", perr)
 		return errTrouble
 	}
-	if res.Interrupted {
+	if res.Interrupted || followInterrupted {
 		cause := context.Cause(ctx)
 		var intr interruption
 		if !errors.As(cause, &intr) {
 			cause = ctx.Err()
 		}
-		fmt.Fprintf(o.Stderr, "pongscan: %v: stopped reading %s; the report covers everything read before\n",
-			cause, report.Escape(res.Stopped.String()))
+		if res.Interrupted {
+			fmt.Fprintf(o.Stderr, "pongscan: %v: stopped reading %s; the report covers everything read before\n",
+				cause, report.Escape(res.Stopped.String()))
+		} else {
+			fmt.Fprintf(o.Stderr, "pongscan: %v during the second read of the inputs (the what-if, --extract, --html): the report covers the whole scan; loops not followed up say so\n", cause)
+		}
 		return fmt.Errorf("%w", cause)
 	}
 	if len(res.Errors) > 0 {

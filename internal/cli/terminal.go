@@ -67,6 +67,9 @@ type progressLine struct {
 	w     io.Writer
 	width int // 0: not a terminal, no limit
 	shown bool
+	// label starts the line: what is being read ("following up 3
+	// loops: " in the second read).
+	label string
 }
 
 // progressDelay is how long a scan runs before the line appears (a
@@ -82,7 +85,14 @@ func (p *progressLine) update(s scan.Progress) {
 	if s.Elapsed < progressDelay {
 		return
 	}
-	line := progressText(s, p.width)
+	width := p.width
+	if width > 0 {
+		width = max(width-len(p.label), 1)
+	}
+	line := p.label + progressText(s, width)
+	if p.width > 0 && len(line) >= p.width {
+		line = line[:max(p.width-1, 0)]
+	}
 	fmt.Fprint(p.w, "\r"+line+"\x1b[K")
 	p.shown = true
 }

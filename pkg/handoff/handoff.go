@@ -414,16 +414,38 @@ const hexDigits = "0123456789abcdef"
 
 // Fill adds the Wireshark handoff and the mitigation to every loop of r.
 // A loop whose values do not parse (a report built by other code) gets
-// neither. The inputs' time spans are parsed once, not once per loop.
+// neither. A loop's commands read only its own stream's files: a loop of
+// one sensor (--each, --stream-by) never sends tshark to another's.
 func Fill(r *report.Report) {
-	inputs := inputSpans(r.Inputs)
-	for i := range r.Loops {
-		l := &r.Loops[i]
-		f, err := parse(l)
-		if err != nil {
-			continue
-		}
-		l.Wireshark = wireshark(l, i+1, f, inputs)
-		l.Mitigation = mitigate(l, i+1, r.Summary.VLANTags, f)
+	byStream := map[string][]report.Input{}
+	for _, in := range r.Inputs {
+		byStream[in.Stream] = append(byStream[in.Stream], in)
 	}
+	spans := map[string][]inputSpan{}
+	for name, ins := range byStream {
+		spans[name] = inputSpans(ins)
+	}
+	for i := range r.Loops {
+		fill(&r.Loops[i], i+1, spans[r.Loops[i].Stream], r.Summary.VLANTags)
+	}
+}
+
+// FillStream is Fill for the loops of one stream, numbered from first,
+// with the stream's inputs: what JSON Lines writes as each stream ends.
+func FillStream(loops []report.Loop, first int, inputs []report.Input, vlanTags uint8) {
+	spans := inputSpans(inputs)
+	for i := range loops {
+		fill(&loops[i], first+i, spans, vlanTags)
+	}
+}
+
+// fill fills loop number n; the inputs' time spans are parsed once, not
+// once per loop.
+func fill(l *report.Loop, n int, inputs []inputSpan, vlanTags uint8) {
+	f, err := parse(l)
+	if err != nil {
+		return
+	}
+	l.Wireshark = wireshark(l, n, f, inputs)
+	l.Mitigation = mitigate(l, n, vlanTags, f)
 }

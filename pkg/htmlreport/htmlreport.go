@@ -24,8 +24,8 @@ import (
 
 	"encoding/hex"
 
+	"github.com/pongscan/pongscan/pkg/followup"
 	"github.com/pongscan/pongscan/pkg/report"
-	"github.com/pongscan/pongscan/pkg/revisit"
 )
 
 //go:embed page.html.tmpl
@@ -36,11 +36,13 @@ var tmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"verb": report.Verbatim, // commands, as they must be pasted
 }).Parse(pageTmpl))
 
-// Write renders the page for rep and what the second read collected (rv
-// may be nil: the page then has no timelines or ladders).
-func Write(w io.Writer, rep *report.Report, rv *revisit.Result) error {
+// Write renders the page for rep, the capture's timeline tl (counted in
+// the scan; may be nil) and what the second read collected of each loop
+// (loops, in the report's order; nil when there was no second read: the
+// page then has no loop timelines or ladders).
+func Write(w io.Writer, rep *report.Report, tl *followup.Timeline, loops []followup.Loop) error {
 	var b bytes.Buffer
-	if err := tmpl.Execute(&b, build(rep, rv)); err != nil {
+	if err := tmpl.Execute(&b, build(rep, tl, loops)); err != nil {
 		return err
 	}
 	_, err := w.Write(b.Bytes())
@@ -115,21 +117,21 @@ type command struct{ What, Text string }
 
 // Colors of the timeline's categories, in revisit's order: colour-blind
 // safe (Okabe-Ito and greys), the loop's own traffic in the strongest.
-var colors = [revisit.NumCategories]string{"#0072b2", "#009e73", "#e69f00", "#d55e00", "#cc79a7", "#56b4e9", "#999999", "#000000", "#dddddd"}
+var colors = [followup.NumCategories]string{"#0072b2", "#009e73", "#e69f00", "#d55e00", "#cc79a7", "#56b4e9", "#999999", "#000000", "#dddddd"}
 
 func f1(v float64) string { return fmt.Sprintf("%.1f", v) }
 
-func build(rep *report.Report, rv *revisit.Result) *page {
+func build(rep *report.Report, tl *followup.Timeline, loops []followup.Loop) *page {
 	p := &page{Headline: report.Headline(rep), Inputs: rep.Inputs, Summary: rep.Summary,
 		Tool: strings.TrimSpace(fmt.Sprintf("%s %s %s", rep.Tool.Name, rep.Tool.Version, rep.Tool.Revision))}
-	for i, n := range revisit.CategoryNames {
+	for i, n := range followup.CategoryNames {
 		p.Legend = append(p.Legend, legend{n, colors[i]})
 	}
-	if rv == nil {
-		p.Note = "Timelines and ladders need a second read of the inputs, which was not available."
+	if loops == nil && len(rep.Loops) > 0 {
+		p.Note = "The loops' timelines and ladders need a second read of the inputs, which was not available."
 	}
-	if rv != nil && rv.Timeline != nil {
-		p.Timeline = captureChart(rv.Timeline, rep)
+	if tl != nil {
+		p.Timeline = captureChart(tl, rep)
 	}
 	for i := range rep.Loops {
 		l := &rep.Loops[i]
@@ -152,8 +154,8 @@ func build(rep *report.Report, rv *revisit.Result) *page {
 			v.Rules = []command{{"nftables", m.Nft}, {"iptables", m.Iptables}, {"capture it (BPF)", m.Tcpdump}}
 			v.DecodeNote = m.Note
 		}
-		if rv != nil && i < len(rv.Loops) {
-			lv := &rv.Loops[i]
+		if i < len(loops) && loops[i].Followed {
+			lv := &loops[i]
 			v.Timeline = loopChart(lv, l)
 			v.Ladder = buildLadder(lv, l)
 		}
@@ -260,7 +262,7 @@ func clock(t, step int64) string {
 	return tm.Format("15:04:05.000000")
 }
 
-func captureChart(tl *revisit.Timeline, rep *report.Report) *chart {
+func captureChart(tl *followup.Timeline, rep *report.Report) *chart {
 	n := 0
 	for _, c := range tl.Counts {
 		n = max(n, len(c))
@@ -295,7 +297,7 @@ func captureChart(tl *revisit.Timeline, rep *report.Report) *chart {
 			h := c.PlotH * rate / top
 			y -= h
 			c.Rects = append(c.Rects, rect{X: f1(c.PlotX + float64(b)*bw), Y: f1(y), W: f1(math.Max(bw-0.2, 0.3)), H: f1(h), Fill: colors[k],
-				Title: fmt.Sprintf("%s: %s %s/s", clock(tl.Start+int64(b)*tl.Bucket, tl.Bucket), revisit.CategoryNames[k], rateLabel(math.Round(rate)))})
+				Title: fmt.Sprintf("%s: %s %s/s", clock(tl.Start+int64(b)*tl.Bucket, tl.Bucket), followup.CategoryNames[k], rateLabel(math.Round(rate)))})
 		}
 	}
 	for i := range rep.Loops {
@@ -313,7 +315,7 @@ func captureChart(tl *revisit.Timeline, rep *report.Report) *chart {
 	return c
 }
 
-func loopChart(lv *revisit.Loop, l *report.Loop) *chart {
+func loopChart(lv *followup.Loop, l *report.Loop) *chart {
 	s := lv.Series
 	n := len(s.Counts[0])
 	c := &chart{W: 1160, H: 270, PlotX: 70, PlotY: 26, PlotW: 1070, PlotH: 200, Mirrored: true, YLabel: "packets/s", Axis: "UTC",
@@ -388,7 +390,7 @@ type arrow struct {
 	Dash           string
 }
 
-func buildLadder(lv *revisit.Loop, l *report.Loop) *ladder {
+func buildLadder(lv *followup.Loop, l *report.Loop) *ladder {
 	steps := lv.Ladder
 	if len(steps) == 0 {
 		return nil

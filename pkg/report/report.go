@@ -111,6 +111,10 @@ type Summary struct {
 	// Interrupted reports that the scan was stopped (a signal) before
 	// every input was read: the report covers what was read until then.
 	Interrupted bool `json:"interrupted"`
+	// FollowUpInterrupted reports that a signal stopped the second read
+	// (the what-if, --extract, --html) after the whole scan: the report
+	// is complete, and loops not followed up say so.
+	FollowUpInterrupted bool `json:"followup_interrupted,omitempty"`
 }
 
 // Endpoint is an address and port.

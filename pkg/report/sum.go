@@ -45,4 +45,5 @@ func (s *Summary) Add(o *Summary) {
 	}
 	s.VLANTags = max(s.VLANTags, o.VLANTags)
 	s.Interrupted = s.Interrupted || o.Interrupted
+	s.FollowUpInterrupted = s.FollowUpInterrupted || o.FollowUpInterrupted
 }

@@ -1,7 +1,5 @@
 package rrl
 
-import "net/netip"
-
 // BIND is BIND 9's response rate limiting, the rate-limit { } clause of
 // named.conf, transcribed from isc-projects/bind9 lib/dns/rrl.c
 // (commit bf74540d, 2026): dns_rrl(), get_entry(), make_key(),
@@ -23,6 +21,10 @@ import "net/netip"
 // before a view is chosen, and RRL is configured per view: such responses
 // are never rate limited (client->inner.view is NULL). That is the seed
 // incident's case: a TFTP error taken for a query.
+//
+// The table holds at most maxEntries buckets, the least recently used
+// recycled when it is full, as get_entry() does at max-table-size; a
+// recycled bucket starts full, as one never used (ts_valid false).
 type BIND struct {
 	ResponsesPerSecond int // 0: no limit (the default)
 	// The per-type rates; -1 takes ResponsesPerSecond, as named does.
@@ -36,7 +38,8 @@ type BIND struct {
 	IPv4Prefix         int // default 24
 	IPv6Prefix         int // default 56
 
-	entries map[bindKey]*bindEntry
+	entries table[bindKey, bindEntry]
+	hint    int32 // the slot of the last response's key, +1
 }
 
 // BINDDefaults is rate-limit { } with nothing set.
@@ -57,9 +60,10 @@ const (
 )
 
 type bindKey struct {
+	prefix prefix
+	qname  uint64 // NameKeys, as make_key() hashes the name
+	family uint8
 	rtype  bindType
-	prefix netip.Addr
-	qname  string
 	qtype  uint16
 	qclass uint16
 }
@@ -72,25 +76,25 @@ type bindEntry struct {
 }
 
 func (b *BIND) rate(t bindType) int {
-	pick := func(v int) int {
-		if v < 0 {
-			return b.ResponsesPerSecond
-		}
-		return v
-	}
+	v := b.AllPerSecond
 	switch t {
 	case bindQuery:
 		return b.ResponsesPerSecond
 	case bindReferral:
-		return pick(b.ReferralsPerSecond)
+		v = b.ReferralsPerSecond
 	case bindNoData:
-		return pick(b.NoDataPerSecond)
+		v = b.NoDataPerSecond
 	case bindNXDomain:
-		return pick(b.NXDomainsPerSecond)
+		v = b.NXDomainsPerSecond
 	case bindError:
-		return pick(b.ErrorsPerSecond)
+		v = b.ErrorsPerSecond
+	case bindAll:
+		return v
 	}
-	return b.AllPerSecond
+	if v < 0 {
+		return b.ResponsesPerSecond
+	}
+	return v
 }
 
 // Decide implements Limiter.
@@ -98,11 +102,7 @@ func (b *BIND) Decide(r *Response) Decision {
 	if r.Kind == Error && r.Unparsed {
 		return Decision{Skipped: true}
 	}
-	if b.entries == nil {
-		b.entries = map[bindKey]*bindEntry{}
-	}
-	now := r.Time / 1e9
-	k := bindKey{prefix: maskAddr(r.Client, b.IPv4Prefix, b.IPv6Prefix)}
+	var k bindKey
 	switch r.Kind {
 	case Answer:
 		k.rtype, k.qtype, k.qclass = bindQuery, r.QType, r.QClass&0xff
@@ -115,14 +115,19 @@ func (b *BIND) Decide(r *Response) Decision {
 	default:
 		k.rtype = bindError
 	}
+	if b.rate(k.rtype) == 0 && b.AllPerSecond == 0 {
+		return Decision{} // no limit: nothing to count
+	}
+	now := r.Time / 1e9
+	k.prefix, k.family = maskAddr(r.Client, b.IPv4Prefix, b.IPv6Prefix)
 	// make_key() hashes the name when the caller passes one; the error
 	// path (ns_client_error) passes none.
 	if !(r.Kind == Error && r.RCode == RCodeFormErr) {
-		k.qname = lowerName(r.QName)
+		k.qname = r.QName
 	}
 	res := b.debit(k, now)
 	if b.AllPerSecond != 0 {
-		if all := b.debit(bindKey{rtype: bindAll, prefix: k.prefix}, now); all != bindOK {
+		if all := b.debit(bindKey{rtype: bindAll, prefix: k.prefix, family: k.family}, now); all != bindOK {
 			res = all
 		}
 	}
@@ -150,11 +155,9 @@ func (b *BIND) debit(k bindKey, now int64) bindResult {
 	if rate == 0 {
 		return bindOK
 	}
-	e := b.entries[k]
-	if e == nil {
-		e = &bindEntry{}
-		b.entries[k] = e
-	}
+	i, _ := b.entries.get(k, b.hint-1) // a fresh entry is one never used
+	b.hint = i + 1
+	e := b.entries.val(i)
 	window := int64(max(b.Window, 1))
 	// get_age(): an entry never used is infinitely old; a timestamp in
 	// the future (reordered packets) counts as now.

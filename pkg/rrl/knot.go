@@ -1,9 +1,6 @@
 package rrl
 
-import (
-	"math"
-	"net/netip"
-)
+import "math"
 
 // Knot is Knot DNS's rrl module (mod-rrl) since 3.4, transcribed from
 // CZ-NIC/knot src/knot/modules/rrl/ (commit 242eeaa1, 2026): rrl.c
@@ -28,13 +25,20 @@ import (
 //
 // The counters here are float64; Knot's are 16-bit with randomised
 // rounding, so its first limited response may come a query or two
-// earlier or later.
+// earlier or later. Knot's table keeps the most loaded sources, replacing
+// the least loaded; this one holds at most maxEntries counters and
+// recycles the least recently used, which starts again at zero.
 type Knot struct {
 	RateLimit    int // queries a second; 0 disables; default 50
 	InstantLimit int // default 125
 	Slip         int // default 1
 
-	loads map[knotKey]*knotLoad
+	loads table[knotKey, knotLoad]
+	hints [2][knotMaxPrefixes]int32 // the slots of the last IPv4 and IPv6 prefixes, +1
+	// The decay, from RateLimit and InstantLimit (cached for them).
+	decayFor [2]int
+	shift    float64
+	maxTicks int64
 }
 
 // KnotDefaults is mod-rrl with nothing set.
@@ -47,9 +51,13 @@ var (
 	knotV6Mult     = []float64{64, 4, 3, 2, 1}
 )
 
+// knotMaxPrefixes is the most prefixes an address is counted under.
+const knotMaxPrefixes = 5
+
 type knotKey struct {
-	bits   int
-	prefix netip.Addr
+	prefix prefix
+	family uint8
+	bits   uint8
 }
 
 type knotLoad struct {
@@ -62,39 +70,42 @@ func (k *Knot) Decide(r *Response) Decision {
 	if r.Unparsed || k.RateLimit == 0 {
 		return Decision{Skipped: r.Unparsed}
 	}
-	if k.loads == nil {
-		k.loads = map[knotKey]*knotLoad{}
-	}
-	a := r.Client.Unmap()
-	prefixes, mult := knotV6Prefixes, knotV6Mult
-	if a.Is4() {
-		prefixes, mult = knotV4Prefixes, knotV4Mult
+	a, family := splitAddr(r.Client)
+	prefixes, mult, off, hints := knotV6Prefixes, knotV6Mult, 0, &k.hints[1]
+	if family == 4 {
+		prefixes, mult, off, hints = knotV4Prefixes, knotV4Mult, 96, &k.hints[0]
 	}
 	now := r.Time / 1e6 // milliseconds
-	// The load falls by max_decay/KRU_LIMIT of the limit each tick:
-	// (rate-limit/1000)/instant-limit.
-	decay := float64(k.RateLimit) / 1000 / float64(k.InstantLimit)
-	shift := -math.Log2(1 - decay)
-	maxTicks := int64(18 / shift)
-	loads := make([]*knotLoad, len(prefixes))
+	if k.decayFor != [2]int{k.RateLimit, k.InstantLimit} {
+		// The load falls by max_decay/KRU_LIMIT of the limit each tick:
+		// (rate-limit/1000)/instant-limit.
+		decay := float64(k.RateLimit) / 1000 / float64(k.InstantLimit)
+		k.shift = -math.Log2(1 - decay)
+		k.maxTicks = int64(18 / k.shift)
+		k.decayFor = [2]int{k.RateLimit, k.InstantLimit}
+	}
+	var loads [knotMaxPrefixes]int32
 	limited := false
+	lastTicks, factor := int64(0), 1.0
 	for i, bits := range prefixes {
-		p, _ := a.Prefix(bits)
-		key := knotKey{bits, p.Addr()}
-		l := k.loads[key]
-		if l == nil {
-			l = &knotLoad{ms: now}
-			k.loads[key] = l
+		j, fresh := k.loads.get(knotKey{a.mask(off + bits), family, uint8(bits)}, hints[i]-1)
+		hints[i] = j + 1
+		l := k.loads.val(j)
+		if fresh {
+			l.ms = now
 		}
 		if ticks := now - l.ms; ticks > 0 {
-			if ticks > maxTicks {
+			if ticks > k.maxTicks {
 				l.load = 0
 			} else {
-				l.load *= math.Exp2(-shift * float64(ticks))
+				if ticks != lastTicks {
+					lastTicks, factor = ticks, math.Exp2(-k.shift*float64(ticks))
+				}
+				l.load *= factor
 			}
 			l.ms = now
 		}
-		loads[i] = l
+		loads[i] = j
 		price := 1 / (float64(k.InstantLimit) * mult[i])
 		// kru_limited_fetch(): limited when the load has reached the
 		// capacity less one price, in 16-bit units where a price of
@@ -108,8 +119,8 @@ func (k *Knot) Decide(r *Response) Decision {
 		// kru_limited_multi_prefix_or(): a limited query adds nothing.
 		return Decision{Limited: true, Slip: slipChance(k.Slip)}
 	}
-	for i, l := range loads {
-		l.load += 1 / (float64(k.InstantLimit) * mult[i])
+	for i := range prefixes {
+		k.loads.val(loads[i]).load += 1 / (float64(k.InstantLimit) * mult[i])
 	}
 	return Decision{}
 }

@@ -1,7 +1,5 @@
 package rrl
 
-import "net/netip"
-
 // NSD is NSD's response rate limiting, transcribed from NLnetLabs/nsd
 // rrl.c (commit 6ed8470b, 2026): rrl_process_query(), examine_query(),
 // rrl_classify(), rrl_update(), rrl_attenuate_bucket(), rrl_slip(); the
@@ -23,22 +21,29 @@ import "net/netip"
 // NXDOMAIN, NODATA, errors and referrals by the query name's parent
 // domain (two last labels), and errors to unparsed messages by no name,
 // as NSD does when it has no zone.
+//
+// NSD's buckets are a fixed array of rrl-size (1,000,000), a key taking
+// the bucket of its hash from whatever key was there, which starts again
+// at a count of one. The replay holds at most maxEntries buckets and
+// recycles the least recently used, which starts the same way.
 type NSD struct {
 	RateLimit  int // responses a second; 0 disables; default 200
 	Slip       int // default 2
 	IPv4Prefix int // default 24
 	IPv6Prefix int // default 64
 
-	buckets map[nsdKey]*nsdBucket
+	buckets table[nsdKey, nsdBucket]
+	hint    int32 // the slot of the last response's key, +1
 }
 
 // NSDDefaults is NSD with its built-in RRL settings.
 func NSDDefaults() NSD { return NSD{RateLimit: 200, Slip: 2, IPv4Prefix: 24, IPv6Prefix: 64} }
 
 type nsdKey struct {
-	source netip.Addr
+	source prefix
+	name   uint64 // the name or the zone of NameKeys; 0 for none
+	family uint8
 	kind   Kind
-	name   string
 }
 
 type nsdBucket struct {
@@ -51,24 +56,24 @@ func (n *NSD) Decide(r *Response) Decision {
 	if n.RateLimit == 0 {
 		return Decision{}
 	}
-	if n.buckets == nil {
-		n.buckets = map[nsdKey]*nsdBucket{}
-	}
-	k := nsdKey{source: maskAddr(r.Client, n.IPv4Prefix, n.IPv6Prefix), kind: r.Kind}
+	k := nsdKey{kind: r.Kind}
+	k.source, k.family = maskAddr(r.Client, n.IPv4Prefix, n.IPv6Prefix)
 	switch {
 	case r.Unparsed:
 	case r.Kind == Answer:
-		k.name = lowerName(r.QName)
+		k.name = r.QName
 	default:
-		k.name = parentDomain(lowerName(r.QName))
+		k.name = r.Zone // the name's parent domain (NameKeys)
 	}
 	lm := uint32(2 * n.RateLimit)
 	now := r.Time / 1e9
-	b := n.buckets[k]
+	i, fresh := n.buckets.get(k, n.hint-1)
+	n.hint = i + 1
+	b := n.buckets.val(i)
 	var got uint32
 	switch {
-	case b == nil:
-		n.buckets[k] = &nsdBucket{counter: 1, stamp: now}
+	case fresh:
+		*b = nsdBucket{counter: 1, stamp: now}
 		got = 1
 	default:
 		switch d := now - b.stamp; {
@@ -99,18 +104,4 @@ func (n *NSD) Decide(r *Response) Decision {
 		return Decision{Limited: true, Slip: slipChance(n.Slip)}
 	}
 	return Decision{}
-}
-
-// parentDomain stands in for a zone apex: the last two labels of name.
-func parentDomain(name string) string {
-	dots := 0
-	for i := len(name) - 2; i >= 0; i-- {
-		if name[i] == '.' {
-			dots++
-			if dots == 2 {
-				return name[i+1:]
-			}
-		}
-	}
-	return name
 }

@@ -9,10 +9,11 @@ var client = netip.MustParseAddr("198.51.100.200")
 
 // stream is n responses to client, one every gap nanoseconds from t0.
 func stream(n int, gap int64, kind Kind, unparsed bool) []Replayed {
+	name, zone := NameKeys([]byte("delegated.example.uk."))
 	out := make([]Replayed, n)
 	for i := range out {
 		out[i] = Replayed{Response: Response{Time: 1e18 + int64(i)*gap, Client: client, Kind: kind, RCode: rcodeOf(kind),
-			QName: "delegated.example.uk.", QType: 1, QClass: 1, Unparsed: unparsed}, Loop: uint64(i + 1)}
+			QName: name, Zone: zone, QType: 1, QClass: 1, Unparsed: unparsed}, Loop: uint64(i + 1)}
 	}
 	return out
 }
@@ -135,6 +136,19 @@ func TestNSD(t *testing.T) {
 	if got := decisions(&n, stream(101, 1e6, Error, true)); got != repeat('.', 99)+"dd" {
 		t.Errorf("slip 0 drops: %q", got[95:])
 	}
+	// NXDOMAIN counts against the zone (here the last two labels, any
+	// case), an answer against its name.
+	names := []string{"a.example.uk.", "b.example.uk.", "C.Example.UK.", "d.other.uk.", "a.example.uk."}
+	for kind, want := range map[Kind]string{NXDomain: ".dd.d", Answer: "....d"} {
+		n = NSD{RateLimit: 1, Slip: 0, IPv4Prefix: 24, IPv6Prefix: 64} // 2 a second
+		rs := stream(len(names), 1e6, kind, false)
+		for i, name := range names {
+			rs[i].QName, rs[i].Zone = NameKeys([]byte(name))
+		}
+		if got := decisions(&n, rs); got != want {
+			t.Errorf("%v by zone: %s, want %s", kind, got, want)
+		}
+	}
 }
 
 func TestReplayVerdicts(t *testing.T) {
@@ -142,16 +156,19 @@ func TestReplayVerdicts(t *testing.T) {
 	// at 250 a second for two seconds.
 	rs := stream(501, 4e6, Error, true)
 	rs[0].Kind, rs[0].RCode, rs[0].Unparsed, rs[0].Trigger = Referral, 0, false, true
-	out := Replay(rs, Scenarios())
-	at := func(i int) string { return "response " + itoa(int(rs[i].Loop)) }
+	p := NewReplay(Scenarios())
+	for i := range rs {
+		p.Add(&rs[i], Ref{Frame: uint64(i + 1)})
+	}
+	at := func(e *Event) string { return "response " + itoa(int(e.Loop)) }
 	want := map[string]string{
 		"BIND 9/defaults":               "never limits: responses-per-second and errors-per-second are 0 (no limit) unless set",
 		"BIND 9/responses-per-second 5": "never limits the loop: it never sees 500 of its 501 responses (a FORMERR to a message that does not parse is sent before a view, and so its rate-limit, is chosen: lib/ns/client.c, ns_client_error); the others stay under the limit",
 		"Knot DNS/defaults":             "never limits the loop: it never sees 500 of its 501 responses (a query that does not parse is answered FORMERR before the modules' begin stage, where rrl runs: process_query.c); the others stay under the limit",
 	}
-	for _, o := range out {
+	for _, o := range p.Outcomes() {
 		key := o.Implementation + "/" + o.Setting
-		got := o.Explain(rs, at)
+		got := o.Explain(at)
 		if w, ok := want[key]; ok && got != w {
 			t.Errorf("%s: %q, want %q", key, got, w)
 		}

@@ -63,96 +63,179 @@ type Replayed struct {
 	Trigger bool
 }
 
+// Ref names a response for the caller, e.g. its input file and frame;
+// the replay keeps it with the responses a verdict names, and does not
+// interpret it.
+type Ref struct {
+	Source int
+	Frame  uint64
+}
+
+// Event is a loop response a verdict names: the first limited, the
+// first dropped, the one by which the loop is likely dead.
+type Event struct {
+	Loop    uint64 // the response's rank in the loop
+	Trigger bool   // the answer to the trigger query
+	Time    int64  // nanoseconds since the Unix epoch
+	Ref     Ref
+}
+
 // Outcome is what one scenario would have done to the loop.
 type Outcome struct {
 	Scenario
-	// Indexes into the replayed responses; -1 when none.
-	FirstLimited, FirstDrop, LikelyBy int
+	// The responses the verdict names; nil when none. The first drop,
+	// or the response by which the loop is likely dead, ends the
+	// judging: later loop responses count neither as slipped nor as
+	// skipped.
+	FirstLimited, FirstDrop, LikelyBy *Event
 	// DropProbability is the chance that a limited loop response is
 	// dropped, when the server draws it at random.
 	DropProbability float64
 	Slipped         uint64 // loop responses slipped before the loop died
-	Skipped         uint64 // loop responses the algorithm never saw
-	LoopResponses   uint64
-	Stops           bool
+	Skipped         uint64 // loop responses the algorithm never saw, before the loop died
+	// Limited counts the loop responses over the limit in the whole
+	// replay, also after the loop would have died: what a loop that
+	// survived every random draw would have met.
+	Limited       uint64
+	LoopResponses uint64 // every loop response replayed
+	Stops         bool   // it drops loop responses: the loop dies, surely or likely
 }
 
 // likely is the survival probability under which a loop with random
 // drops counts as dead.
 const likely = 0.01
 
-// Replay runs every scenario over the responses, in time order.
-func Replay(responses []Replayed, scenarios []Scenario) []Outcome {
-	out := make([]Outcome, len(scenarios))
-	for s, sc := range scenarios {
-		o := Outcome{Scenario: sc, FirstLimited: -1, FirstDrop: -1, LikelyBy: -1}
-		lim := sc.New()
-		survive := 1.0
-		for i := range responses {
-			r := &responses[i]
-			d := lim.Decide(&r.Response)
-			if r.Loop == 0 || o.FirstDrop >= 0 || o.LikelyBy >= 0 {
-				continue
-			}
-			o.LoopResponses++
-			switch {
-			case d.Skipped:
-				o.Skipped++
-				continue
-			case !d.Limited:
-				continue
-			}
-			if o.FirstLimited < 0 {
-				o.FirstLimited = i
-			}
-			switch {
-			case d.Slip >= 1:
-				o.Slipped++
-			case d.Slip <= 0:
-				o.FirstDrop = i
-				o.Stops = true
-			default:
-				o.DropProbability = 1 - d.Slip
-				survive *= d.Slip
-				o.Stops = true
-				if survive < likely {
-					o.LikelyBy = i
-				}
+// Replay is one loop's replay through every scenario, fed one response
+// at a time: the server's responses to the client's prefix, the loop's
+// and the rest, in capture order. It keeps no response, only each
+// scenario's limiter, counters and the few events its verdict names (see
+// the package doc for the limiters' bounds). A Replay is not safe for
+// concurrent use.
+type Replay struct {
+	runs      []run
+	responses uint64
+	loop      uint64
+}
+
+// run is one scenario's replay; its Outcome's events point into ev.
+type run struct {
+	lim     Limiter
+	out     Outcome
+	ev      [3]Event // FirstLimited, FirstDrop, LikelyBy
+	survive float64
+}
+
+// NewReplay starts a replay of each scenario, with a limiter of its own.
+func NewReplay(scenarios []Scenario) *Replay {
+	p := &Replay{runs: make([]run, len(scenarios))}
+	for i, sc := range scenarios {
+		p.runs[i] = run{lim: sc.New(), out: Outcome{Scenario: sc}, survive: 1}
+	}
+	return p
+}
+
+// Add replays one response through every scenario; responses come in
+// capture order. Every response goes through each limiter; a loop
+// response (Loop > 0) is judged until the scenario's first drop, or the
+// response by which the loop is likely dead. ref names it if a verdict
+// does. Add keeps no reference to resp.
+func (p *Replay) Add(resp *Replayed, ref Ref) {
+	p.responses++
+	loop := resp.Loop > 0
+	if loop {
+		p.loop++
+	}
+	for i := range p.runs {
+		u := &p.runs[i]
+		d := u.lim.Decide(&resp.Response)
+		if !loop {
+			continue
+		}
+		o := &u.out
+		if d.Limited {
+			o.Limited++
+		}
+		if o.FirstDrop != nil || o.LikelyBy != nil {
+			continue
+		}
+		switch {
+		case d.Skipped:
+			o.Skipped++
+			continue
+		case !d.Limited:
+			continue
+		}
+		if o.FirstLimited == nil {
+			o.FirstLimited = u.event(0, resp, ref)
+		}
+		switch {
+		case d.Slip >= 1:
+			o.Slipped++
+		case d.Slip <= 0:
+			o.FirstDrop = u.event(1, resp, ref)
+			o.Stops = true
+		default:
+			o.DropProbability = 1 - d.Slip
+			u.survive *= d.Slip
+			o.Stops = true
+			if u.survive < likely {
+				o.LikelyBy = u.event(2, resp, ref)
 			}
 		}
-		// Count every loop response, also those after the loop died.
-		o.LoopResponses = 0
-		for i := range responses {
-			if responses[i].Loop > 0 {
-				o.LoopResponses++
-			}
+	}
+}
+
+func (u *run) event(i int, r *Replayed, ref Ref) *Event {
+	u.ev[i] = Event{Loop: r.Loop, Trigger: r.Trigger, Time: r.Time, Ref: ref}
+	return &u.ev[i]
+}
+
+// Responses is the number of responses replayed.
+func (p *Replay) Responses() uint64 { return p.responses }
+
+// LoopResponses is the number of the loop's responses replayed.
+func (p *Replay) LoopResponses() uint64 { return p.loop }
+
+// Outcomes is each scenario's outcome so far, in the order of the
+// scenarios; call it after the last Add. The outcomes and their events
+// are copies: they do not hold on to the replay.
+func (p *Replay) Outcomes() []Outcome {
+	out := make([]Outcome, len(p.runs))
+	events := make([]Event, 0, 3*len(p.runs))
+	keep := func(e *Event) *Event {
+		if e == nil {
+			return nil
 		}
-		out[s] = o
+		events = append(events, *e)
+		return &events[len(events)-1]
+	}
+	for i := range p.runs {
+		o := p.runs[i].out
+		o.LoopResponses = p.loop
+		o.FirstLimited, o.FirstDrop, o.LikelyBy = keep(o.FirstLimited), keep(o.FirstDrop), keep(o.LikelyBy)
+		out[i] = o
 	}
 	return out
 }
 
 // Explain is a scenario's verdict in one sentence. at describes a
-// response by index (its rank, time and frame).
-func (o *Outcome) Explain(responses []Replayed, at func(i int) string) string {
+// response the verdict names (its rank, time and frame).
+func (o *Outcome) Explain(at func(e *Event) string) string {
 	switch {
 	case o.LoopResponses == 0:
 		return "no response of the loop's server to replay"
 	case o.Skipped == o.LoopResponses:
 		return fmt.Sprintf("never limits the loop: it never sees its responses (%s)", skipWhy(o.Implementation))
-	case o.FirstLimited < 0 && o.Implementation == "BIND 9" && o.Setting == "defaults":
+	case o.FirstLimited == nil && o.Implementation == "BIND 9" && o.Setting == "defaults":
 		return "never limits: responses-per-second and errors-per-second are 0 (no limit) unless set"
-	case o.FirstLimited < 0 && o.Skipped > 0:
+	case o.FirstLimited == nil && o.Skipped > 0:
 		return fmt.Sprintf("never limits the loop: it never sees %d of its %d responses (%s); the others stay under the limit",
 			o.Skipped, o.LoopResponses, skipWhy(o.Implementation))
-	case o.FirstLimited < 0:
-		if o.Implementation == "BIND 9" && o.Setting == "defaults" {
-			return "never limits: responses-per-second and errors-per-second are 0 (no limit) unless set"
-		}
+	case o.FirstLimited == nil:
 		return "never limits: the responses stay under the limit"
-	case o.FirstDrop >= 0:
+	case o.FirstDrop != nil:
 		s := "stops the loop: drops " + at(o.FirstDrop)
-		if responses[o.FirstDrop].Trigger {
+		if o.FirstDrop.Trigger {
 			s = "the loop never starts: drops the trigger's answer, " + at(o.FirstDrop)
 		}
 		if o.Slipped > 0 {
@@ -162,25 +245,14 @@ func (o *Outcome) Explain(responses []Replayed, at func(i int) string) string {
 	case o.DropProbability > 0:
 		s := fmt.Sprintf("limits it from %s; each limited answer is dropped with probability %.0f%% (else slipped, truncated), so the loop dies there or soon after",
 			at(o.FirstLimited), 100*o.DropProbability)
-		if o.LikelyBy >= 0 {
+		if o.LikelyBy != nil {
 			s += fmt.Sprintf(": by %s with 99%% probability", at(o.LikelyBy))
 		} else {
-			s += fmt.Sprintf(" (%.0f%% chance it survives every limited answer of the capture)", 100*math.Pow(1-o.DropProbability, float64(o.limitedCount(responses))))
+			s += fmt.Sprintf(" (%.0f%% chance it survives every limited answer of the capture)", 100*math.Pow(1-o.DropProbability, float64(o.Limited)))
 		}
 		return s
 	}
 	return fmt.Sprintf("limits it from %s but slips every limited answer (truncated, TC=1); the client's service answers those too, so the loop goes on", at(o.FirstLimited))
-}
-
-func (o *Outcome) limitedCount(responses []Replayed) int {
-	n := 0
-	lim := o.New()
-	for i := range responses {
-		if d := lim.Decide(&responses[i].Response); responses[i].Loop > 0 && d.Limited {
-			n++
-		}
-	}
-	return n
 }
 
 // skipWhy says why an implementation never sees FORMERRs to messages

@@ -1,4 +1,4 @@
-package revisit
+package followup
 
 import (
 	"bufio"
@@ -12,8 +12,8 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/pongscan/pongscan/pkg/capture"
 	"github.com/pongscan/pongscan/pkg/report"
+	"github.com/pongscan/pongscan/pkg/scan"
 )
 
 // writer writes one loop's pcapng file with gopacket's pcapgo.NgWriter:
@@ -27,14 +27,13 @@ type writer struct {
 	bw        *bufio.Writer
 	ng        *pcapgo.NgWriter
 	ifaces    map[uint32]int
-	paths     []string
 	loop      *report.Loop
 	x         report.Extract
 	err       error
 }
 
-func newWriter(dir string, n int, l *report.Loop, paths []string) (*writer, error) {
-	w := &writer{path: filepath.Join(dir, fmt.Sprintf("loop-%d.pcapng", n)), ifaces: map[uint32]int{}, paths: paths}
+func newWriter(dir string, n int, l *report.Loop) (*writer, error) {
+	w := &writer{path: filepath.Join(dir, fmt.Sprintf("loop-%d.pcapng", n)), ifaces: map[uint32]int{}, loop: l}
 	w.x.File = w.path
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return w, err
@@ -67,31 +66,27 @@ func iface(link uint32) pcapgo.NgInterface {
 		TimestampResolution: 9}
 }
 
-// write adds one frame.
-func (w *writer) write(rec *capture.Record, src int, trig bool) {
+// write adds one frame, data its bytes, from the input called name.
+func (w *writer) write(fr *scan.Frame, data []byte, name string, trig bool) {
 	if w.err != nil {
 		return
 	}
 	if w.ng == nil {
-		if w.err = w.start(rec.LinkType, w.loop); w.err != nil {
+		if w.err = w.start(fr.Link, w.loop); w.err != nil {
 			return
 		}
 	}
-	id, ok := w.ifaces[rec.LinkType]
+	id, ok := w.ifaces[fr.Link]
 	if !ok {
-		if id, w.err = w.ng.AddInterface(iface(rec.LinkType)); w.err != nil {
+		if id, w.err = w.ng.AddInterface(iface(fr.Link)); w.err != nil {
 			return
 		}
-		w.ifaces[rec.LinkType] = id
+		w.ifaces[fr.Link] = id
 	}
-	name := ""
-	if src >= 0 && src < len(w.paths) {
-		name = w.paths[src]
-	}
-	ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, rec.Time), CaptureLength: len(rec.Data),
-		Length: max(rec.OrigLen, len(rec.Data)), InterfaceIndex: id}
-	opts := pcapgo.NgPacketOptions{Comments: []string{report.ValidUTF8(name) + "#" + strconv.FormatUint(rec.Frame, 10)}}
-	if w.err = w.ng.WritePacketWithOptions(ci, rec.Data, opts); w.err != nil {
+	ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, fr.Time), CaptureLength: len(data),
+		Length: max(fr.OrigLen, len(data)), InterfaceIndex: id}
+	opts := pcapgo.NgPacketOptions{Comments: []string{report.ValidUTF8(name) + "#" + strconv.FormatUint(fr.Frame, 10)}}
+	if w.err = w.ng.WritePacketWithOptions(ci, data, opts); w.err != nil {
 		return
 	}
 	w.x.Frames++

@@ -1,40 +1,38 @@
-package revisit
+package followup
 
 import (
 	"fmt"
-	"time"
+	"net/netip"
 
 	"github.com/pongscan/pongscan/pkg/report"
 	"github.com/pongscan/pongscan/pkg/rrl"
 )
 
-// WhatIf replays the responses collected for loop l through every
-// scenario of pkg/rrl and says what each would have done.
-func (lp *Loop) WhatIf(l *report.Loop) *report.RRL {
-	out := &report.RRL{Server: l.Server.IP, Prefix: lp.Prefix.String(), Scenarios: []report.RRLScenario{}}
-	for _, r := range lp.Responses {
-		out.Responses++
-		if r.Loop > 0 {
-			out.LoopResponses++
-		}
-	}
-	start, _ := time.Parse(time.RFC3339Nano, l.Start)
-	event := func(i int) *report.RRLEvent {
-		if i < 0 {
+// whatIf says what every scenario of pkg/rrl would have done to loop l,
+// from its replay; inputs name the files the events point into.
+func whatIf(rp *rrl.Replay, l *report.Loop, prefix netip.Prefix, inputs []string) *report.RRL {
+	out := &report.RRL{Server: l.Server.IP, Prefix: prefix.String(), Scenarios: []report.RRLScenario{},
+		Responses: rp.Responses(), LoopResponses: rp.LoopResponses()}
+	start, _ := parseTime(l.Start)
+	event := func(e *rrl.Event) *report.RRLEvent {
+		if e == nil {
 			return nil
 		}
-		ref := lp.Refs[i]
-		return &report.RRLEvent{File: ref.File, Frame: ref.Frame, Time: ref.Time,
-			AfterS: float64(lp.Responses[i].Time-start.UnixNano()) / 1e9, Response: lp.Responses[i].Loop}
+		file := ""
+		if e.Ref.Source >= 0 && e.Ref.Source < len(inputs) {
+			file = inputs[e.Ref.Source]
+		}
+		return &report.RRLEvent{File: file, Frame: e.Ref.Frame, Time: report.Timestamp(e.Time),
+			AfterS: float64(e.Time-start) / 1e9, Response: e.Loop}
 	}
-	at := func(i int) string {
-		e := event(i)
-		return fmt.Sprintf("response %d (%s#%d, %.3f s into the loop)", e.Response, report.Base(e.File), e.Frame, e.AfterS)
+	at := func(e *rrl.Event) string {
+		v := event(e)
+		return fmt.Sprintf("response %d (%s#%d, %.3f s into the loop)", v.Response, report.Base(v.File), v.Frame, v.AfterS)
 	}
-	for _, o := range rrl.Replay(lp.Responses, rrl.Scenarios()) {
+	for _, o := range rp.Outcomes() {
 		out.Scenarios = append(out.Scenarios, report.RRLScenario{
 			Implementation: o.Implementation, Setting: o.Setting, Config: o.Config, Stops: o.Stops,
-			Verdict: o.Explain(lp.Responses, at), FirstLimited: event(o.FirstLimited), FirstDrop: event(o.FirstDrop),
+			Verdict: o.Explain(at), FirstLimited: event(o.FirstLimited), FirstDrop: event(o.FirstDrop),
 			DropProbability: o.DropProbability, LikelyBy: event(o.LikelyBy), Slipped: o.Slipped,
 			Why: why(o.Implementation),
 		})
