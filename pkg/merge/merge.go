@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/pongscan/pongscan/pkg/detect"
+	"github.com/pongscan/pongscan/pkg/handoff"
 	"github.com/pongscan/pongscan/pkg/report"
 )
 
@@ -126,11 +127,14 @@ type span struct{ first, last int64 }
 
 // piece is a loop of one part.
 type piece struct {
-	l      report.Loop
-	part   int
-	start  int64
-	end    int64
-	joined bool // absorbed into an earlier piece
+	l       report.Loop
+	part    int
+	start   int64
+	end     int64
+	ownEnd  int64  // the piece's own end, before later pieces join it
+	ownPkts uint64 // its own packets
+	pieces  int    // pieces joined into it (1: none)
+	joined  bool   // absorbed into an earlier piece
 }
 
 // Merge joins the parts' reports. Parts must be scans of disjoint
@@ -201,7 +205,7 @@ func Merge(parts []*report.Report, opts Options) (*report.Report, error) {
 			if err1 != nil || err2 != nil {
 				return nil, fmt.Errorf("report %d: loop %s:%d <-> %s:%d: bad time %q..%q", i+1, l.Client.IP, l.Client.Port, l.Server.IP, l.Server.Port, l.Start, l.End)
 			}
-			pieces = append(pieces, &piece{l: l, part: i, start: s, end: e})
+			pieces = append(pieces, &piece{l: l, part: i, start: s, end: e, ownEnd: e, ownPkts: l.Packets, pieces: 1})
 		}
 	}
 	sort.SliceStable(pieces, func(a, b int) bool {
@@ -218,6 +222,7 @@ func Merge(parts []*report.Report, opts Options) (*report.Report, error) {
 	// on the same endpoints in the same stream that ended less than the
 	// idle gap before it, in another part.
 	var chains []*piece // heads of joined loops, in order
+	joined := 0
 	last := map[*piece]*piece{}
 	for _, p := range pieces {
 		var best *piece
@@ -242,6 +247,7 @@ func Merge(parts []*report.Report, opts Options) (*report.Report, error) {
 		}
 		join(&best.l, &p.l)
 		best.end = p.end
+		best.pieces++
 		last[best] = p
 		p.joined = true
 	}
@@ -270,6 +276,10 @@ func Merge(parts []*report.Report, opts Options) (*report.Report, error) {
 			}
 			l.OpenAtStart = start-s.first < int64(idle)
 		}
+		if h.pieces > 1 {
+			partOf(&l, h)
+			joined++
+		}
 		out.Loops = append(out.Loops, l)
 	}
 	sort.SliceStable(out.Loops, func(a, b int) bool {
@@ -293,7 +303,43 @@ func Merge(parts []*report.Report, opts Options) (*report.Report, error) {
 		return x.First < y.First
 	})
 	out.Summary.Loops = len(out.Loops)
+	if joined > 0 {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("%d loops were joined across the parts' cuts: their --extract files, written per part, "+
+			"hold a piece each (left out of this report), and their rate-limiting what-if covers their first part only; "+
+			"their tshark and editcap commands select the whole loop", joined))
+	}
+	refill(out)
 	return out, nil
+}
+
+// refill makes every loop's hand-off again, from its parsed values,
+// numbered as the merged report numbers it, with its stream's inputs
+// from every part: a loop joined across cuts gets commands that merge
+// every chunk it crosses and select its whole window. Nothing of a part's
+// commands is copied: reports are input, never trusted text.
+func refill(r *report.Report) {
+	for i := range r.Loops {
+		r.Loops[i].Wireshark, r.Loops[i].Mitigation = nil, nil
+	}
+	handoff.Fill(r)
+}
+
+// partOf marks what a joined loop keeps of its first piece only: the
+// what-if replayed that part (a limiter's state does not cross a cut), and
+// the --extract file held that part.
+func partOf(l *report.Loop, h *piece) {
+	l.Extract = nil
+	r := l.RRL
+	if r == nil || len(r.Scenarios) == 0 {
+		return
+	}
+	c := *r
+	c.Partial = true
+	c.ReplayedTo = report.Timestamp(h.ownEnd)
+	c.Note = fmt.Sprintf("covers the loop's first part only: its first %d of %d packets, to %s (the parts were scanned apart, and a "+
+		"limiter's state does not cross a cut); a drop found there is exact, past it nothing was replayed: scan the parts as one stream "+
+		"for a replay of the whole loop", h.ownPkts, l.Packets, c.ReplayedTo)
+	l.RRL = &c
 }
 
 // join adds b, the next piece of a's loop, to a.

@@ -67,8 +67,15 @@ type RRL struct {
 	Responses     uint64        `json:"responses"`
 	LoopResponses uint64        `json:"loop_responses"`
 	Scenarios     []RRLScenario `json:"scenarios"`
-	// Note says why there is no replay (an input read from stdin).
+	// Note says why there is no replay (an input read from stdin), or,
+	// beside the scenarios, what the replay does not cover.
 	Note string `json:"note,omitempty"`
+	// Partial marks a replay of part of the loop only: a loop that
+	// `pongscan merge` joined from parts scanned apart keeps its first
+	// part's replay, which ends at ReplayedTo. A drop found there is
+	// exact (it is the loop's first); past it nothing was replayed.
+	Partial    bool   `json:"partial,omitempty"`
+	ReplayedTo string `json:"replayed_to,omitempty"`
 }
 
 // RRLScenario is one server implementation with one configuration.

@@ -28,6 +28,9 @@ func followUpCells(l *Loop) []string {
 			parts = append(parts, fmt.Sprintf("%s %s: %s", s.Implementation, s.Setting, s.Verdict))
 		}
 		if len(parts) > 0 {
+			if r.Note != "" {
+				parts = append([]string{r.Note}, parts...)
+			}
 			cells[7] = strings.Join(parts, "; ")
 		}
 	}

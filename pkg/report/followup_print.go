@@ -34,11 +34,15 @@ func printFollowUp(w *errWriter, width int, l *Loop) {
 		w.command(width, "    ", Verbatim(m.Tcpdump))
 	}
 	if r := l.RRL; r != nil {
-		if r.Note != "" {
+		switch {
+		case len(r.Scenarios) == 0:
 			w.para(width, "  rate limiting (RRL) what-if: ", "    ", Escape(r.Note))
-		} else {
+		default:
 			w.para(width, "  rate limiting (RRL) what-if: ", "    ", fmt.Sprintf("the server %s's %d responses to %s (%d of them the loop's) replayed through:",
 				Escape(r.Server), r.Responses, Escape(r.Prefix), r.LoopResponses))
+			if r.Note != "" {
+				w.para(width, "    ", "      ", Escape(r.Note))
+			}
 			for _, s := range r.Scenarios {
 				w.para(width, "    ", "        ", fmt.Sprintf("%s, %s: %s", Escape(s.Implementation), Escape(s.Setting), Escape(s.Verdict)))
 			}
