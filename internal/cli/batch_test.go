@@ -461,8 +461,8 @@ func TestRotatedUnderFileLimit(t *testing.T) {
 		}
 		return jsonReport(t, stdout.String()), stderr.String()
 	}
-	want, _ := run(whole)
-	got, stderr := run("--files-from", list)
+	want, _ := run("--extract", filepath.Join(dir, "x-whole"), whole)
+	got, stderr := run("--extract", filepath.Join(dir, "x-rotated"), "--files-from", list)
 	if len(want.Loops) != 3 {
 		t.Fatalf("%d loops in the whole file", len(want.Loops))
 	}
@@ -472,6 +472,11 @@ func TestRotatedUnderFileLimit(t *testing.T) {
 	for i := range want.Loops {
 		if loopLine(got.Loops[i]) != loopLine(want.Loops[i]) {
 			t.Errorf("loop %d: %s, want %s", i, loopLine(got.Loops[i]), loopLine(want.Loops[i]))
+		}
+		// The follow-up (the what-if, the extracted file) reads the
+		// rotated files again under the same limit, and must agree.
+		if g, w := followPrint(&got.Loops[i]), followPrint(&want.Loops[i]); g != w || got.Loops[i].RRL == nil || got.Loops[i].Extract == nil {
+			t.Errorf("loop %d's follow-up:\n%s\nwant:\n%s", i, g, w)
 		}
 	}
 	g, w := got.Summary, want.Summary
