@@ -1,7 +1,6 @@
 package followup
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -21,8 +20,8 @@ import (
 // replay of the whole capture would reach.
 const Lookback = 60 * time.Second
 
-// maxRequests bounds the request verdicts kept per followed loop.
-const maxRequests = 1 << 16
+// maxFree bounds the units kept for reuse.
+const maxFree = 64
 
 // linearMax is the most active loops tested one by one per frame; beyond
 // it they are found through an index.
@@ -54,71 +53,64 @@ type follow struct {
 	last          int64
 	count         uint64
 
+	rrl       bool // replay the server's responses
+	pos       int  // index in the active loops; -1 when not active
+	due       int64
+	retired   bool
 	w         *writer
-	replay    *rrl.Replay
-	requests  map[netip.AddrPort]bool
-	respRank  uint64
 	ladderMax int
 	series    bool
 
-	// Caches of the what-if's per-packet work: a loop repeats one
-	// request and one response, byte for byte, thousands of times a
-	// second. lastEP's verdict mirrors requests[lastEP]; lastReq and
-	// lastResp hold the last payloads judged and what they gave.
-	lastEP     netip.AddrPort
-	lastParsed bool
-	lastValid  bool
-	lastReq    payloadCache
-	lastResp   payloadCache
-	resp       rrl.Response // lastResp's fields but Time and Client
-}
-
-// payloadCache remembers the last payload judged (up to maxCached bytes)
-// and its verdict.
-type payloadCache struct {
-	b     []byte
-	cut   bool
-	valid bool
-	dns   bool // request: parsed as DNS; response: a DNS response
-}
-
-const maxCached = 512
-
-func (c *payloadCache) hit(b []byte, cut bool) bool {
-	return c.valid && cut == c.cut && len(b) == len(c.b) && string(b) == string(c.b)
-}
-
-func (c *payloadCache) put(b []byte, cut bool, dns bool) {
-	c.valid = len(b) <= maxCached
-	if c.valid {
-		c.b = append(c.b[:0], b...)
-		c.cut, c.dns = cut, dns
-	}
+	// The what-if: the unit replaying the server's responses to the
+	// client's prefix, shared with the other loops of that server and
+	// prefix; the judge of this loop's responses (made at its first);
+	// the unit's responses count when the loop's window opened and
+	// closed.
+	unit              *unit
+	judge             *rrl.Judge
+	respRank          uint64
+	respBase, respEnd uint64
+	endSet            bool
+	// What the frame being shown is to the loop: one of its packets, its
+	// trigger's.
+	hitLoop, hitTrig bool
 }
 
 // streamFollow is the second read's observer of one stream: it follows
 // the stream's loops, each from Lookback before it to its end, and stops
-// the reading when the last is done.
+// the reading when the last is done. Its work per frame does not grow
+// with the number of loops: the loops whose window is open are found
+// through an index (beyond linearMax of them), and they end by the clock
+// from a heap of their deadlines.
 type streamFollow struct {
 	idle    int64
 	inputs  []string
 	pending []*follow // by begin, not active yet
 	next    int
 	active  []*follow
-	// byKey indexes the active loops by server address and client
-	// prefix, when there are more than linearMax.
-	byKey    map[[2]words][]*follow
-	pfxCount map[words]int // active loops per client prefix
-	frags    fragRing
-	extract  bool // some loop writes its packets: keep fragments
-	clock    int64
-	stop     func()
-	halted   bool
-	info     decode.DNSInfo
-	cand     []*follow
-	// deadline is the earliest time at which an active loop may end
-	// by the clock (its idle gap passed).
-	deadline int64
+	// byFlow indexes the active loops by their 5-tuple; pfxCount
+	// counts them by client prefix; wants lists those whose what-if
+	// waits for its unit (unitFor).
+	byFlow   map[flowKey][]*follow
+	wants    map[unitKey][]*follow
+	pfxCount map[words]int
+	// units replay the servers' responses, one per server and client
+	// prefix with a loop followed.
+	units     map[unitKey]*unit
+	replaying int // active loops with a what-if
+	// Units and judges of loops done, kept for the next: a capture of a
+	// million loops must not allocate a replay for each.
+	freeUnits  []*unit
+	freeJudges []*rrl.Judge
+	scenarios  []rrl.Scenario
+	due        dueHeap // active loops by the time they may end by the clock
+	frags      fragRing
+	extract    bool // some loop writes its packets: keep fragments
+	clock      int64
+	stop       func()
+	halted     bool
+	info       decode.DNSInfo
+	cand       []*follow
 }
 
 func (sf *streamFollow) input(i int) string {
@@ -163,33 +155,122 @@ func (sf *streamFollow) advance(t int64) {
 		sf.next++
 		sf.activate(f)
 	}
-	if len(sf.active) > 0 && sf.clock >= sf.deadline {
-		sf.expire()
+	for len(sf.due) > 0 && sf.due[0].due <= sf.clock {
+		f := sf.due.pop()
+		switch {
+		case f.retired:
+		case f.done || sf.clock >= f.deadline(sf.idle):
+			sf.retire(f)
+		default:
+			f.due = f.deadline(sf.idle)
+			sf.due.push(f)
+		}
 	}
+	sf.checkDone()
 }
 
 func (sf *streamFollow) activate(f *follow) {
 	f.out.begin(f)
-	sf.active = append(sf.active, f)
-	if sf.byKey != nil || len(sf.active) > linearMax {
-		sf.index()
-	} else {
-		sf.pfxCount[f.pfx]++
+	if f.rrl {
+		sf.replaying++
+		// A unit replays the server's responses to the prefix once
+		// some traffic of theirs comes (unitFor): a loop waiting for
+		// its window's first packet holds none.
+		k := f.unitKey()
+		if u := sf.units[k]; u != nil {
+			u.refs++
+			f.unit, f.respBase = u, u.responses
+		} else {
+			sf.wants[k] = append(sf.wants[k], f)
+		}
 	}
-	sf.deadline = min(sf.deadline, f.deadline(sf.idle))
+	f.pos = len(sf.active)
+	sf.active = append(sf.active, f)
+	fk := f.flowKey()
+	sf.byFlow[fk] = append(sf.byFlow[fk], f)
+	sf.pfxCount[f.pfx]++
+	f.due = f.deadline(sf.idle)
+	sf.due.push(f)
 }
 
-// index (re)builds the index of the active loops.
-func (sf *streamFollow) index() {
-	if sf.byKey == nil {
-		sf.byKey = map[[2]words][]*follow{}
+// retire finishes a loop and drops it from the active ones.
+func (sf *streamFollow) retire(f *follow) {
+	if f.retired {
+		return
 	}
-	clear(sf.byKey)
-	clear(sf.pfxCount)
-	for _, f := range sf.active {
-		k := [2]words{f.sw, f.pfx}
-		sf.byKey[k] = append(sf.byKey[k], f)
-		sf.pfxCount[f.pfx]++
+	f.finish(sf.scenarios)
+	f.retired = true
+	if f.judge != nil {
+		f.judge.Reset()
+		sf.freeJudges = append(sf.freeJudges, f.judge)
+		f.judge = nil
+	}
+	if f.rrl {
+		sf.replaying--
+	}
+	if u := f.unit; u != nil {
+		if u.refs--; u.refs == 0 {
+			delete(sf.units, f.unitKey())
+			u.reset()
+			if len(sf.freeUnits) < maxFree {
+				sf.freeUnits = append(sf.freeUnits, u)
+			}
+		}
+		f.unit = nil
+	} else if f.rrl {
+		drop(sf.wants, f.unitKey(), f)
+	}
+	last := sf.active[len(sf.active)-1]
+	sf.active[f.pos], last.pos = last, f.pos
+	sf.active[len(sf.active)-1] = nil
+	sf.active = sf.active[:len(sf.active)-1]
+	f.pos = -1
+	drop(sf.byFlow, f.flowKey(), f)
+	if sf.pfxCount[f.pfx]--; sf.pfxCount[f.pfx] <= 0 {
+		delete(sf.pfxCount, f.pfx)
+	}
+}
+
+// drop removes f from m[k].
+func drop[K comparable](m map[K][]*follow, k K, f *follow) {
+	list := m[k]
+	for i, g := range list {
+		if g == f {
+			list[i] = list[len(list)-1]
+			list[len(list)-1] = nil
+			list = list[:len(list)-1]
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(m, k)
+	} else {
+		m[k] = list
+	}
+}
+
+// flowKey is a 5-tuple, the same both ways.
+type flowKey struct {
+	a, b   words
+	ap, bp uint16
+}
+
+func makeFlowKey(x words, xp uint16, y words, yp uint16) flowKey {
+	if x.hi < y.hi || x.hi == y.hi && (x.lo < y.lo || x.lo == y.lo && xp < yp) {
+		return flowKey{x, y, xp, yp}
+	}
+	return flowKey{y, x, yp, xp}
+}
+
+func (f *follow) flowKey() flowKey { return makeFlowKey(f.cw, f.c.Port(), f.sw, f.s.Port()) }
+
+func (f *follow) unitKey() unitKey { return unitKey{f.sw, f.s.Port(), f.pfx} }
+
+// checkDone stops the reading once every loop is done.
+func (sf *streamFollow) checkDone() {
+	if len(sf.active) == 0 && sf.next == len(sf.pending) && !sf.halted && sf.stop != nil {
+		sf.halted = true
+		sf.stop()
 	}
 }
 
@@ -201,39 +282,47 @@ func (f *follow) deadline(idle int64) int64 {
 	return max(f.end, f.begin) + idle
 }
 
-// expire finishes the active loops whose time is up.
-func (sf *streamFollow) expire() {
-	sf.deadline = 1<<63 - 1
-	keep := sf.active[:0]
-	removed := false
-	for _, f := range sf.active {
-		if f.done || sf.clock >= f.deadline(sf.idle) {
-			f.finish()
-			removed = true
-			continue
+// dueHeap is a min-heap of loops by due. A loop's due only moves later:
+// one popped early is pushed again with its new due.
+type dueHeap []*follow
+
+func (h *dueHeap) push(f *follow) {
+	*h = append(*h, f)
+	q := *h
+	for j := len(q) - 1; j > 0; {
+		p := (j - 1) / 2
+		if q[p].due <= q[j].due {
+			break
 		}
-		keep = append(keep, f)
-		sf.deadline = min(sf.deadline, f.deadline(sf.idle))
+		q[p], q[j] = q[j], q[p]
+		j = p
 	}
-	clear(sf.active[len(keep):])
-	sf.active = keep
-	if removed {
-		if sf.byKey != nil && len(sf.active) <= linearMax {
-			sf.byKey = nil
+}
+
+func (h *dueHeap) pop() *follow {
+	q := *h
+	top := q[0]
+	n := len(q) - 1
+	q[0] = q[n]
+	q[n] = nil
+	q = q[:n]
+	for j := 0; ; {
+		l := 2*j + 1
+		if l >= n {
+			break
 		}
-		if sf.byKey != nil {
-			sf.index()
-		} else {
-			clear(sf.pfxCount)
-			for _, f := range sf.active {
-				sf.pfxCount[f.pfx]++
-			}
+		c := l
+		if r := l + 1; r < n && q[r].due < q[l].due {
+			c = r
 		}
+		if q[j].due <= q[c].due {
+			break
+		}
+		q[j], q[c] = q[c], q[j]
+		j = c
 	}
-	if len(sf.active) == 0 && sf.next == len(sf.pending) && !sf.halted {
-		sf.halted = true
-		sf.stop()
-	}
+	*h = q
+	return top
 }
 
 // Frame implements scan.Observer.
@@ -254,27 +343,90 @@ func (sf *streamFollow) Frame(fr *scan.Frame) {
 	}
 	src, dst := addrWords(p.Src.Addr()), addrWords(p.Dst.Addr())
 	cand := sf.cand[:0]
-	if sf.byKey == nil {
+	if len(sf.active) <= linearMax {
 		for _, f := range sf.active {
-			if f.sw == dst && f.pfx == src.prefix() || f.sw == src && f.pfx == dst.prefix() {
+			if f.sw == dst && f.cw == src && f.s.Port() == p.Dst.Port() && f.c.Port() == p.Src.Port() ||
+				f.sw == src && f.cw == dst && f.s.Port() == p.Src.Port() && f.c.Port() == p.Dst.Port() {
 				cand = append(cand, f)
 			}
 		}
 	} else {
-		cand = append(cand, sf.byKey[[2]words{dst, src.prefix()}]...)
-		if src != dst { // a loop between two ports of one host is found once
-			cand = append(cand, sf.byKey[[2]words{src, dst.prefix()}]...)
-		}
+		cand = append(cand, sf.byFlow[makeFlowKey(src, p.Src.Port(), dst, p.Dst.Port())]...)
 	}
 	sf.cand = cand
-	ended := false
 	for _, f := range cand {
 		sf.see(f, fr, src, dst)
-		ended = ended || f.done
+	}
+	if sf.replaying > 0 {
+		sf.whatIf(fr, src, dst, cand)
+	}
+	for _, f := range cand {
+		if f.done {
+			sf.retire(f)
+		}
 	}
 	clear(sf.cand)
-	if ended {
-		sf.expire()
+	sf.checkDone()
+}
+
+// unitFor is the unit of k, made when a loop whose what-if replays k
+// waits for one.
+func (sf *streamFollow) unitFor(k unitKey) *unit {
+	if u := sf.units[k]; u != nil {
+		return u
+	}
+	fs := sf.wants[k]
+	if len(fs) == 0 {
+		return nil
+	}
+	var u *unit
+	if n := len(sf.freeUnits); n > 0 {
+		u = sf.freeUnits[n-1]
+		sf.freeUnits = sf.freeUnits[:n-1]
+	} else {
+		u = newUnit(sf.scenarios)
+	}
+	sf.units[k] = u
+	for _, f := range fs {
+		u.refs++
+		f.unit, f.respBase = u, 0
+	}
+	delete(sf.wants, k)
+	return u
+}
+
+// whatIf shows a datagram to the units it concerns: a request from a
+// client prefix to a server, or the server's response, decided once and
+// judged by each loop whose packet it is.
+func (sf *streamFollow) whatIf(fr *scan.Frame, src, dst words, cand []*follow) {
+	p := fr.Packet
+	if u := sf.unitFor(unitKey{dst, p.Dst.Port(), src.prefix()}); u != nil {
+		u.request(p, &sf.info)
+	}
+	u := sf.unitFor(unitKey{src, p.Src.Port(), dst.prefix()})
+	if u == nil {
+		return
+	}
+	r, ds, ok := u.response(fr, &sf.info)
+	if !ok {
+		return
+	}
+	ref := rrl.Ref{Source: fr.Input, Frame: fr.Frame}
+	for _, f := range cand {
+		if f.unit != u || !f.hitLoop || f.endSet {
+			continue
+		}
+		if f.judge == nil {
+			if n := len(sf.freeJudges); n > 0 {
+				f.judge = sf.freeJudges[n-1]
+				sf.freeJudges = sf.freeJudges[:n-1]
+			} else {
+				f.judge = rrl.NewJudge(sf.scenarios)
+			}
+		}
+		f.respRank++
+		r.Loop, r.Trigger = f.respRank, f.hitTrig
+		f.judge.Add(&r, ref, ds)
 	}
 }
 
@@ -308,8 +460,16 @@ func (sf *streamFollow) see(f *follow, fr *scan.Frame, src, dst words) {
 	if isTrig || inLoop {
 		sf.keep(f, fr, fromC, isTrig)
 	}
-	if f.replay != nil && !(f.done && !inLoop) {
-		sf.rrlSee(f, fr, src, dst, isTrig || inLoop, isTrig)
+	f.hitLoop, f.hitTrig = isTrig || inLoop, isTrig
+	if f.done && !inLoop {
+		f.closeWindow() // the packet after the loop's end is not replayed for it
+	}
+}
+
+// closeWindow ends the responses the loop's what-if counts.
+func (f *follow) closeWindow() {
+	if !f.endSet && f.unit != nil {
+		f.respEnd, f.endSet = f.unit.responses, true
 	}
 }
 
@@ -359,71 +519,9 @@ func summarize(b []byte, cut bool) string {
 	return decode.ClassifyPayload(b).Summary
 }
 
-// rrlSee replays the server's responses to the client's prefix, and
-// remembers whether each client endpoint's last request parsed (a FORMERR
-// to one that did not is answered before rate limiting in BIND and Knot).
-func (sf *streamFollow) rrlSee(f *follow, fr *scan.Frame, src, dst words, loop, trig bool) {
-	p := fr.Packet
-	if dst == f.sw && p.Dst.Port() == f.s.Port() {
-		parsed := f.lastReq.dns
-		if !f.lastReq.hit(p.Payload, p.Cut) {
-			parsed = decode.ClassifyDNS(p.Payload, p.Cut, decode.Full, &sf.info) == decode.DNS
-			f.lastReq.put(p.Payload, p.Cut, parsed)
-		}
-		if f.lastValid && p.Src == f.lastEP && parsed == f.lastParsed {
-			return // requests[p.Src] holds it already
-		}
-		if len(f.requests) >= maxRequests {
-			clear(f.requests)
-		}
-		f.requests[p.Src] = parsed
-		f.lastEP, f.lastParsed, f.lastValid = p.Src, parsed, true
-		return
-	}
-	if src != f.sw || p.Src.Port() != f.s.Port() {
-		return
-	}
-	r := rrl.Replayed{Response: f.resp}
-	if !f.lastResp.hit(p.Payload, p.Cut) {
-		info := &sf.info
-		isResp := decode.ClassifyDNS(p.Payload, p.Cut, decode.HeaderQuestion, info) == decode.DNS && info.Response
-		f.resp = rrl.Response{}
-		if isResp {
-			b := p.Payload
-			aa := len(b) >= 4 && b[2]&0x04 != 0
-			var an uint16
-			if len(b) >= 8 {
-				an = binary.BigEndian.Uint16(b[6:8])
-			}
-			f.resp = rrl.Response{Kind: rrl.Classify(info.RCode, aa, an), RCode: info.RCode, QType: info.QType, QClass: info.QClass}
-			if info.HasQuestion {
-				f.resp.QName, f.resp.Zone = rrl.NameKeys(info.QName.Data[:info.QName.Length])
-			}
-		}
-		f.lastResp.put(p.Payload, p.Cut, isResp)
-		r.Response = f.resp
-		if !isResp {
-			return
-		}
-	} else if !f.lastResp.dns {
-		return
-	}
-	parsed, seen := f.lastParsed, f.lastValid && p.Dst == f.lastEP
-	if !seen {
-		parsed, seen = f.requests[p.Dst]
-	}
-	r.Time, r.Client = fr.Time, p.Dst.Addr()
-	r.Unparsed = seen && !parsed && r.RCode == rrl.RCodeFormErr
-	if loop {
-		f.respRank++
-		r.Loop, r.Trigger = f.respRank, trig
-	}
-	f.replay.Add(&r, rrl.Ref{Source: fr.Input, Frame: fr.Frame})
-}
-
 // finish ends the loop's follow-up: its file is closed and moved into
 // place, its what-if judged.
-func (f *follow) finish() {
+func (f *follow) finish(sc []rrl.Scenario) {
 	f.done = true
 	out := f.out
 	out.Followed = true
@@ -435,11 +533,14 @@ func (f *follow) finish() {
 		out.Extract = x
 		f.w = nil
 	}
-	if f.replay != nil {
-		out.RRL = whatIf(f.replay, f.l, out.Prefix, out.inputs)
-		f.replay = nil
+	if f.rrl {
+		f.closeWindow()
+		j := f.judge
+		if j == nil {
+			j = rrl.NewJudge(sc)
+		}
+		out.RRL = whatIf(j, f.respEnd-f.respBase, f.l, out.Prefix, out.inputs)
 	}
-	f.requests = nil
 }
 
 // abort drops an unfinished follow-up: no partial file is left.
@@ -448,7 +549,7 @@ func (f *follow) abort() {
 		f.w.abort()
 		f.w = nil
 	}
-	f.replay, f.requests = nil, nil
+	f.judge, f.unit = nil, nil
 }
 
 // newStreamFollow prepares the follow-up of a stream's loops.
@@ -462,8 +563,8 @@ func newStreamFollow(inputs []string, follows []*follow, idle time.Duration) *st
 		}
 		return 0
 	})
-	sf := &streamFollow{idle: int64(idle), inputs: inputs, pending: follows, pfxCount: map[words]int{}, deadline: 1<<63 - 1,
-		clock: -1 << 63}
+	sf := &streamFollow{idle: int64(idle), inputs: inputs, pending: follows, pfxCount: map[words]int{},
+		byFlow: map[flowKey][]*follow{}, wants: map[unitKey][]*follow{}, units: map[unitKey]*unit{}, clock: -1 << 63, scenarios: rrl.Scenarios()}
 	for _, f := range follows {
 		sf.extract = sf.extract || f.w != nil || f.out.wantExtract
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/pongscan/pongscan/pkg/decode"
 	"github.com/pongscan/pongscan/pkg/report"
-	"github.com/pongscan/pongscan/pkg/rrl"
 	"github.com/pongscan/pongscan/pkg/scan"
 )
 
@@ -117,6 +116,7 @@ func Run(ctx context.Context, rep *report.Report, opts Options) *Result {
 		}
 	}
 	perStream := map[int][]*follow{}
+	names := map[int]*streamNames{}
 	for i := range rep.Loops {
 		l := &rep.Loops[i]
 		out := &res.Loops[i]
@@ -135,7 +135,12 @@ func Run(ctx context.Context, rep *report.Report, opts Options) *Result {
 			out.Unavailable = ErrUnavailable.Error()
 			continue
 		}
-		f, err := newFollow(l, opts.FirstNumber+i, out, st, opts)
+		sn := names[si]
+		if sn == nil {
+			sn = newStreamNames(st)
+			names[si] = sn
+		}
+		f, err := newFollow(l, opts.FirstNumber+i, out, sn, opts)
 		if err != nil {
 			out.Unavailable = err.Error()
 			continue
@@ -153,7 +158,7 @@ func Run(ctx context.Context, rep *report.Report, opts Options) *Result {
 			continue
 		}
 		streams = append(streams, st)
-		sfs = append(sfs, newStreamFollow(inputNames(st), fs, opts.Idle))
+		sfs = append(sfs, newStreamFollow(names[si].names, fs, opts.Idle))
 	}
 	res.Read = true
 	var mu sync.Mutex
@@ -213,12 +218,22 @@ func rereadable(st scan.Stream) bool {
 	return true
 }
 
-func inputNames(st scan.Stream) []string {
-	names := make([]string, len(st.Inputs))
+// streamNames are a stream's input names, as scan.Frame.Input indexes
+// them, and each name's index: made once a stream, shared by its loops.
+type streamNames struct {
+	names []string
+	index map[string]int
+}
+
+func newStreamNames(st scan.Stream) *streamNames {
+	sn := &streamNames{names: make([]string, len(st.Inputs)), index: map[string]int{}}
 	for i, in := range st.Inputs {
-		names[i] = in.Name
+		sn.names[i] = in.Name
+		if _, ok := sn.index[in.Name]; !ok {
+			sn.index[in.Name] = i
+		}
 	}
-	return names
+	return sn
 }
 
 func parseTime(s string) (int64, error) {
@@ -229,8 +244,9 @@ func parseTime(s string) (int64, error) {
 	return t.UnixNano(), nil
 }
 
-// newFollow prepares loop number n of stream st for the second read.
-func newFollow(l *report.Loop, n int, out *Loop, st scan.Stream, opts Options) (*follow, error) {
+// newFollow prepares loop number n of a stream (its inputs sn) for the
+// second read.
+func newFollow(l *report.Loop, n int, out *Loop, sn *streamNames, opts Options) (*follow, error) {
 	parse := func(e report.Endpoint) (netip.AddrPort, error) {
 		a, err := netip.ParseAddr(e.IP)
 		return netip.AddrPortFrom(a.Unmap(), e.Port), err
@@ -242,22 +258,16 @@ func newFollow(l *report.Loop, n int, out *Loop, st scan.Stream, opts Options) (
 	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return nil, err
 	}
-	out.inputs = inputNames(st)
-	index := map[string]int{}
-	for i, name := range out.inputs {
-		if _, ok := index[name]; !ok {
-			index[name] = i
-		}
-	}
+	out.inputs = sn.names
 	at := func(file string, frame uint64) ref {
-		i, ok := index[file]
+		i, ok := sn.index[file]
 		if !ok {
 			return ref{-1, 0}
 		}
 		return ref{i, frame}
 	}
 	f := &follow{n: n, l: l, out: out, c: c, s: s, cw: addrWords(c.Addr()), sw: addrWords(s.Addr()),
-		start: start, end: end, first: at(l.FirstPacket.File, l.FirstPacket.Frame), ladderMax: 0}
+		start: start, end: end, first: at(l.FirstPacket.File, l.FirstPacket.Frame), rrl: out.rrl, pos: -1}
 	f.pfx = f.cw.prefix()
 	out.Prefix = prefixOf(c.Addr())
 	earliest := start
@@ -288,10 +298,6 @@ func (out *Loop) begin(f *follow) {
 			f.w = w
 		}
 	}
-	if out.rrl {
-		f.replay = rrl.NewReplay(rrl.Scenarios())
-		f.requests = map[netip.AddrPort]bool{}
-	}
 	if f.series {
 		span := f.end - f.start
 		out.Series = Series{Start: f.start, Bucket: bucketFor(span * 150 / 60)}
@@ -302,13 +308,12 @@ func (out *Loop) begin(f *follow) {
 
 // finishAll ends every loop of the stream at the end of its read.
 func (sf *streamFollow) finishAll() {
-	for _, f := range sf.active {
-		f.finish()
+	for len(sf.active) > 0 {
+		sf.retire(sf.active[len(sf.active)-1])
 	}
-	sf.active = nil
 	for _, f := range sf.pending[sf.next:] {
 		f.out.begin(f)
-		f.finish()
+		f.finish(sf.scenarios)
 	}
 	sf.next = len(sf.pending)
 }
@@ -319,4 +324,5 @@ func (sf *streamFollow) abortAll() {
 		f.abort()
 	}
 	sf.active = nil
+	sf.due = nil
 }

@@ -9,10 +9,12 @@ import (
 )
 
 // whatIf says what every scenario of pkg/rrl would have done to loop l,
-// from its replay; inputs name the files the events point into.
-func whatIf(rp *rrl.Replay, l *report.Loop, prefix netip.Prefix, inputs []string) *report.RRL {
+// from the judge of its responses; responses is the number of the
+// server's responses to the prefix replayed in the loop's window; inputs
+// name the files the events point into.
+func whatIf(j *rrl.Judge, responses uint64, l *report.Loop, prefix netip.Prefix, inputs []string) *report.RRL {
 	out := &report.RRL{Server: l.Server.IP, Prefix: prefix.String(), Scenarios: []report.RRLScenario{},
-		Responses: rp.Responses(), LoopResponses: rp.LoopResponses()}
+		Responses: responses, LoopResponses: j.LoopResponses()}
 	start, _ := parseTime(l.Start)
 	event := func(e *rrl.Event) *report.RRLEvent {
 		if e == nil {
@@ -29,7 +31,7 @@ func whatIf(rp *rrl.Replay, l *report.Loop, prefix netip.Prefix, inputs []string
 		v := event(e)
 		return fmt.Sprintf("response %d (%s#%d, %.3f s into the loop)", v.Response, report.Base(v.File), v.Frame, v.AfterS)
 	}
-	for _, o := range rp.Outcomes() {
+	for _, o := range j.Outcomes() {
 		out.Scenarios = append(out.Scenarios, report.RRLScenario{
 			Implementation: o.Implementation, Setting: o.Setting, Config: o.Config, Stops: o.Stops,
 			Verdict: o.Explain(at), FirstLimited: event(o.FirstLimited), FirstDrop: event(o.FirstDrop),

@@ -198,3 +198,6 @@ func (b *BIND) debit(k bindKey, now int64) bindResult {
 	}
 	return bindDrop
 }
+
+// reset forgets every bucket, keeping the table's memory.
+func (b *BIND) reset() { b.entries.reset(); b.hint = 0 }

@@ -133,3 +133,6 @@ func slipChance(n int) float64 {
 	}
 	return 1 / float64(n)
 }
+
+// reset forgets every counter, keeping the table's memory.
+func (k *Knot) reset() { k.loads.reset(); k.hints = [2][knotMaxPrefixes]int32{} }

@@ -105,3 +105,6 @@ func (n *NSD) Decide(r *Response) Decision {
 	}
 	return Decision{}
 }
+
+// reset forgets every bucket, keeping the table's memory.
+func (n *NSD) reset() { n.buckets.reset(); n.hint = 0 }

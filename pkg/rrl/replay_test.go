@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -492,23 +493,24 @@ func TestCaps(t *testing.T) {
 		buf = distinctStream(&r, buf, i)
 		p.Add(&r, Ref{Frame: uint64(i)})
 		if i%50_000 == 0 || i == n-1 {
-			for _, u := range p.runs {
-				if got, limit := tableOf(u.lim); got > limit || limit != maxEntries {
-					t.Fatalf("%s %s after %d responses: %d entries, cap %d", u.out.Implementation, u.out.Setting, i+1, got, limit)
+			for k, lim := range p.lims.lims {
+				if got, limit := tableOf(lim); got > limit || limit != maxEntries {
+					t.Fatalf("%s %s after %d responses: %d entries, cap %d", p.judge.runs[k].out.Implementation, p.judge.runs[k].out.Setting, i+1, got, limit)
 				}
 			}
 		}
 	}
-	for _, u := range p.runs {
-		got, _ := tableOf(u.lim)
+	for k, lim := range p.lims.lims {
+		u := &p.judge.runs[k]
+		got, _ := tableOf(lim)
 		want := maxEntries
-		if b, ok := u.lim.(*BIND); ok && b.ResponsesPerSecond == 0 {
+		if b, ok := lim.(*BIND); ok && b.ResponsesPerSecond == 0 {
 			want = 0 // no limit: nothing to count
 		}
 		if got != want {
 			t.Errorf("%s %s: %d entries, want %d", u.out.Implementation, u.out.Setting, got, want)
 		}
-		switch l := u.lim.(type) {
+		switch l := lim.(type) {
 		case *BIND:
 			checkTable(t, &l.entries)
 		case *Knot:
@@ -806,7 +808,39 @@ func BenchmarkReplay(b *testing.B) {
 				p.Add(&r, Ref{Frame: uint64(i)})
 				i++
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i)/float64(len(p.runs)), "ns/scenario")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i)/float64(len(p.lims.lims)), "ns/scenario")
 		})
+	}
+}
+
+// TestResetIsFresh: limiters and a judge reset after one stream decide
+// and judge the next exactly as new ones do (units of the second read
+// are reused across prefixes).
+func TestResetIsFresh(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	reused, judge := NewLimiters(Scenarios()), NewJudge(Scenarios())
+	for round := range 20 {
+		_, stream := decodeStream(randomStream(rng, 300))
+		fresh, freshJudge := NewLimiters(Scenarios()), NewJudge(Scenarios())
+		for i := range stream {
+			r := &stream[i]
+			got, want := reused.Decide(&r.Response), fresh.Decide(&r.Response)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("round %d, response %d: reset limiters decide %v, new ones %v", round, i, got, want)
+			}
+			if r.Loop > 0 {
+				judge.Add(r, testRef(i), got)
+				freshJudge.Add(r, testRef(i), want)
+			}
+		}
+		a, b := judge.Outcomes(), freshJudge.Outcomes()
+		for k := range a {
+			a[k].New, b[k].New = nil, nil
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("round %d: a reset judge's outcomes differ from a new one's", round)
+		}
+		reused.Reset()
+		judge.Reset()
 	}
 }

@@ -133,3 +133,10 @@ func (t *table[K, V]) pushFront(i int32) {
 		t.tail = i
 	}
 }
+
+// reset empties the table, keeping its memory for the next keys.
+func (t *table[K, V]) reset() {
+	clear(t.index)
+	t.slots = t.slots[:0]
+	t.head, t.tail, t.evictions = -1, -1, 0
+}

@@ -105,52 +105,87 @@ type Outcome struct {
 // drops counts as dead.
 const likely = 0.01
 
-// Replay is one loop's replay through every scenario, fed one response
-// at a time: the server's responses to the client's prefix, the loop's
-// and the rest, in capture order. It keeps no response, only each
-// scenario's limiter, counters and the few events its verdict names (see
-// the package doc for the limiters' bounds). A Replay is not safe for
-// concurrent use.
-type Replay struct {
-	runs      []run
-	responses uint64
-	loop      uint64
+// Limiters decide responses through every scenario's limiter: one
+// server's responses to one client prefix, in capture order. Loops of
+// that server and prefix share them: each response is decided once,
+// whatever the number of loops it concerns, and each loop's Judge takes
+// the decisions on its own responses. Not safe for concurrent use.
+type Limiters struct {
+	lims []Limiter
+	ds   []Decision
 }
 
-// run is one scenario's replay; its Outcome's events point into ev.
+// NewLimiters makes each scenario's limiter.
+func NewLimiters(scenarios []Scenario) *Limiters {
+	l := &Limiters{lims: make([]Limiter, len(scenarios)), ds: make([]Decision, len(scenarios))}
+	for i, sc := range scenarios {
+		l.lims[i] = sc.New()
+	}
+	return l
+}
+
+// Reset forgets everything the limiters counted, as if new, keeping
+// their memory: a replay of another server or prefix can reuse them.
+func (l *Limiters) Reset() {
+	for _, lim := range l.lims {
+		if r, ok := lim.(interface{ reset() }); ok {
+			r.reset()
+		} else {
+			panic("rrl: Limiters.Reset on a limiter that cannot reset")
+		}
+	}
+}
+
+// Decide passes r through every limiter and returns their decisions, in
+// the order of the scenarios, valid until the next call.
+func (l *Limiters) Decide(r *Response) []Decision {
+	for i, lim := range l.lims {
+		l.ds[i] = lim.Decide(r)
+	}
+	return l.ds
+}
+
+// Judge keeps one loop's verdict in every scenario from the decisions on
+// the loop's responses: counters and the few events a verdict names,
+// never the responses.
+type Judge struct {
+	runs []run
+	loop uint64
+}
+
+// run is one scenario's judging; its Outcome's events point into ev.
 type run struct {
-	lim     Limiter
 	out     Outcome
 	ev      [3]Event // FirstLimited, FirstDrop, LikelyBy
 	survive float64
 }
 
-// NewReplay starts a replay of each scenario, with a limiter of its own.
-func NewReplay(scenarios []Scenario) *Replay {
-	p := &Replay{runs: make([]run, len(scenarios))}
+// NewJudge judges a loop in every scenario.
+func NewJudge(scenarios []Scenario) *Judge {
+	j := &Judge{runs: make([]run, len(scenarios))}
 	for i, sc := range scenarios {
-		p.runs[i] = run{lim: sc.New(), out: Outcome{Scenario: sc}, survive: 1}
+		j.runs[i] = run{out: Outcome{Scenario: sc}, survive: 1}
 	}
-	return p
+	return j
 }
 
-// Add replays one response through every scenario; responses come in
-// capture order. Every response goes through each limiter; a loop
-// response (Loop > 0) is judged until the scenario's first drop, or the
-// response by which the loop is likely dead. ref names it if a verdict
-// does. Add keeps no reference to resp.
-func (p *Replay) Add(resp *Replayed, ref Ref) {
-	p.responses++
-	loop := resp.Loop > 0
-	if loop {
-		p.loop++
+// Reset starts judging another loop, keeping the judge's memory.
+func (j *Judge) Reset() {
+	for i := range j.runs {
+		j.runs[i] = run{out: Outcome{Scenario: j.runs[i].out.Scenario}, survive: 1}
 	}
-	for i := range p.runs {
-		u := &p.runs[i]
-		d := u.lim.Decide(&resp.Response)
-		if !loop {
-			continue
-		}
+	j.loop = 0
+}
+
+// Add takes one of the loop's responses (resp.Loop > 0) and the
+// scenarios' decisions on it (Limiters.Decide); ref names it if a
+// verdict does. A loop response is judged until the scenario's first
+// drop, or the response by which the loop is likely dead.
+func (j *Judge) Add(resp *Replayed, ref Ref, ds []Decision) {
+	j.loop++
+	for i := range j.runs {
+		u := &j.runs[i]
+		d := ds[i]
 		o := &u.out
 		if d.Limited {
 			o.Limited++
@@ -190,18 +225,15 @@ func (u *run) event(i int, r *Replayed, ref Ref) *Event {
 	return &u.ev[i]
 }
 
-// Responses is the number of responses replayed.
-func (p *Replay) Responses() uint64 { return p.responses }
-
-// LoopResponses is the number of the loop's responses replayed.
-func (p *Replay) LoopResponses() uint64 { return p.loop }
+// LoopResponses is the number of the loop's responses judged.
+func (j *Judge) LoopResponses() uint64 { return j.loop }
 
 // Outcomes is each scenario's outcome so far, in the order of the
 // scenarios; call it after the last Add. The outcomes and their events
-// are copies: they do not hold on to the replay.
-func (p *Replay) Outcomes() []Outcome {
-	out := make([]Outcome, len(p.runs))
-	events := make([]Event, 0, 3*len(p.runs))
+// are copies: they do not hold on to the judge.
+func (j *Judge) Outcomes() []Outcome {
+	out := make([]Outcome, len(j.runs))
+	events := make([]Event, 0, 3*len(j.runs))
 	keep := func(e *Event) *Event {
 		if e == nil {
 			return nil
@@ -209,14 +241,55 @@ func (p *Replay) Outcomes() []Outcome {
 		events = append(events, *e)
 		return &events[len(events)-1]
 	}
-	for i := range p.runs {
-		o := p.runs[i].out
-		o.LoopResponses = p.loop
+	for i := range j.runs {
+		o := j.runs[i].out
+		o.LoopResponses = j.loop
 		o.FirstLimited, o.FirstDrop, o.LikelyBy = keep(o.FirstLimited), keep(o.FirstDrop), keep(o.LikelyBy)
 		out[i] = o
 	}
 	return out
 }
+
+// Replay is one loop's replay through every scenario, fed one response
+// at a time: the server's responses to the client's prefix, the loop's
+// and the rest, in capture order. It is Limiters and a Judge of the
+// loop's responses. It keeps no response, only each scenario's limiter,
+// counters and the few events its verdict names (see the package doc
+// for the limiters' bounds). A Replay is not safe for concurrent use.
+type Replay struct {
+	lims      *Limiters
+	judge     *Judge
+	responses uint64
+}
+
+// NewReplay starts a replay of each scenario, with a limiter of its own.
+func NewReplay(scenarios []Scenario) *Replay {
+	return &Replay{lims: NewLimiters(scenarios), judge: NewJudge(scenarios)}
+}
+
+// Add replays one response through every scenario; responses come in
+// capture order. Every response goes through each limiter; a loop
+// response (Loop > 0) is judged until the scenario's first drop, or the
+// response by which the loop is likely dead. ref names it if a verdict
+// does. Add keeps no reference to resp.
+func (p *Replay) Add(resp *Replayed, ref Ref) {
+	p.responses++
+	ds := p.lims.Decide(&resp.Response)
+	if resp.Loop > 0 {
+		p.judge.Add(resp, ref, ds)
+	}
+}
+
+// Responses is the number of responses replayed.
+func (p *Replay) Responses() uint64 { return p.responses }
+
+// LoopResponses is the number of the loop's responses replayed.
+func (p *Replay) LoopResponses() uint64 { return p.judge.LoopResponses() }
+
+// Outcomes is each scenario's outcome so far, in the order of the
+// scenarios; call it after the last Add. The outcomes and their events
+// are copies: they do not hold on to the replay.
+func (p *Replay) Outcomes() []Outcome { return p.judge.Outcomes() }
 
 // Explain is a scenario's verdict in one sentence. at describes a
 // response the verdict names (its rank, time and frame).
