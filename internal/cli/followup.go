@@ -37,7 +37,11 @@ func prepareOutputs(o *ScanOptions) error {
 	probe := func(flag, dir string) error {
 		f, err := os.CreateTemp(dir, ".pongscan-probe-*")
 		if err != nil {
-			return fmt.Errorf("%s: %w", flag, err)
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return fmt.Errorf("%s: cannot write in %s: %w", flag, report.Escape(dir), err)
 		}
 		f.Close()
 		os.Remove(f.Name())
@@ -45,7 +49,7 @@ func prepareOutputs(o *ScanOptions) error {
 	}
 	if o.Extract != "" {
 		if err := os.MkdirAll(o.Extract, 0o755); err != nil {
-			return fmt.Errorf("--extract: %w", err)
+			return fmt.Errorf("--extract %s: %w", report.Escape(o.Extract), err)
 		}
 		if err := probe("--extract "+o.Extract, o.Extract); err != nil {
 			return err
@@ -53,7 +57,7 @@ func prepareOutputs(o *ScanOptions) error {
 	}
 	if o.HTML != "" {
 		if st, err := os.Stat(o.HTML); err == nil && st.IsDir() {
-			return fmt.Errorf("--html %s: is a directory", o.HTML)
+			return fmt.Errorf("--html %s: is a directory", report.Escape(o.HTML))
 		}
 		if err := probe("--html "+o.HTML, filepath.Dir(o.HTML)); err != nil {
 			return err

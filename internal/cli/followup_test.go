@@ -343,3 +343,23 @@ func TestSignalDuringFollowUp(t *testing.T) {
 		})
 	}
 }
+
+// The follow-up's outputs are checked before the scan: a path that
+// cannot be written is one line on stderr, said once, before any input
+// is read, and the scan does not run.
+func TestFollowUpOutputsCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o644)
+	for _, args := range [][]string{
+		{"--html", filepath.Join(dir, "no-such-dir", "r.html")},
+		{"--html", dir},
+		{"--extract", file},
+		{"--extract", filepath.Join(file, "sub")},
+	} {
+		code, out, stderr := runCLI(t, append(append([]string{"scan", "-f", "json"}, args...), pcaps+"machine-pong.pcap")...)
+		if code != ExitTrouble || out != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, args[0]) {
+			t.Errorf("%v: exit %d, stdout %d bytes, stderr %q: want exit 2, no report, one line naming the flag", args, code, len(out), stderr)
+		}
+	}
+}
