@@ -70,12 +70,17 @@ func prepareOutputs(o *ScanOptions) error {
 // rate-limiting what-if replays its responses.
 func hasDNSServer(l *report.Loop) bool { return l.Detector == "dns-pong" }
 
+// needsReplay reports whether a loop's what-if is still to be replayed by
+// the second read: the scan replays it as it goes (followup.Live), but
+// leaves a loop whose lookback it no longer held.
+func needsReplay(l *report.Loop) bool { return hasDNSServer(l) && l.RRL == nil }
+
 // wantsFollowUp reports whether the report's loops need a second read.
 func wantsFollowUp(o *ScanOptions, loops []report.Loop) bool {
 	if len(loops) == 0 {
 		return false
 	}
-	return o.Extract != "" || o.HTML != "" || o.RRL && slices.ContainsFunc(loops, func(l report.Loop) bool { return hasDNSServer(&l) })
+	return o.Extract != "" || o.HTML != "" || o.RRL && slices.ContainsFunc(loops, func(l report.Loop) bool { return needsReplay(&l) })
 }
 
 // followUp reads the streams that hold loops a second time, through the
@@ -87,13 +92,13 @@ func followUp(ctx context.Context, o *ScanOptions, rep *report.Report, streams [
 	first int, progress func(scan.Progress)) *followup.Result {
 	fo := followup.Options{
 		Streams: streams, Filter: o.Filter, Idle: o.Idle, ExtractDir: o.Extract,
-		RRL: o.RRL, WhatIf: hasDNSServer, Ladders: o.HTML != "", ScanErrors: scanErrs,
+		RRL: o.RRL, WhatIf: needsReplay, Ladders: o.HTML != "", ScanErrors: scanErrs,
 		Progress: progress, FirstNumber: first,
 	}
 	fr := followup.Run(ctx, rep, fo)
 	for i := range rep.Loops {
 		l, lv := &rep.Loops[i], &fr.Loops[i]
-		wantRRL := o.RRL && hasDNSServer(l)
+		wantRRL := o.RRL && needsReplay(l)
 		switch {
 		case lv.Followed:
 			l.Extract = lv.Extract

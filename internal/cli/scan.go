@@ -43,11 +43,14 @@ type ScanOptions struct {
 	// Filter keeps part of the input (--host, --port, --from, --to).
 	Filter *scan.Filter
 	// The next steps (followup.go): --extract, --html, --rrl.
-	Extract    string
-	HTML       string
-	RRL        bool
-	CPUProfile string
-	MemProfile string
+	Extract string
+	HTML    string
+	RRL     bool
+	// RRLSecondRead replays the what-if in the second read only, not in
+	// the scan: the cross-check of the two (hidden flag).
+	RRLSecondRead bool
+	CPUProfile    string
+	MemProfile    string
 	// Batch and fleet scans (batch.go).
 	Each       bool
 	StreamBy   string
@@ -205,6 +208,8 @@ request/response traffic is not a loop. Each finding carries its evidence.
 	f.StringVar(&opts.Extract, "extract", "", "write each loop's trigger and packets to DIR/loop-N.pcapng (original link types and timestamps, each packet commented with its file#frame); reads the inputs a second time")
 	f.StringVar(&opts.HTML, "html", "", "write a self-contained HTML report to FILE: capture timeline, each loop's timeline, ladder, payload, commands and rate-limiting what-if; reads the inputs a second time")
 	f.BoolVar(&opts.RRL, "rrl", true, "replay each DNS loop's server responses through BIND, Knot and NSD response rate limiting (reads the inputs a second time when loops are found)")
+	f.BoolVar(&opts.RRLSecondRead, "rrl-second-read", false, "replay the what-if in a second read of the inputs, not in the scan (a cross-check)")
+	_ = f.MarkHidden("rrl-second-read")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile to this file")
 	f.StringVar(&opts.MemProfile, "memprofile", "", "write a heap profile to this file at the end")
 	_ = f.MarkHidden("cpuprofile")
@@ -277,6 +282,11 @@ func runScan(o *ScanOptions) error {
 		return err
 	}
 	defer out.abort()
+	if o.RRL && !o.RRLSecondRead {
+		// The what-if is replayed in the scan itself; only loops whose
+		// lookback it no longer held go to the second read.
+		so.WhatIf = followup.LiveWhatIf
+	}
 	var tlo *followup.TimelineObserver
 	if o.HTML != "" {
 		// The capture timeline is counted in the scan itself.

@@ -62,6 +62,9 @@ type Config struct {
 	MaxFlows int
 	// Runs holds the thresholds for loops found without a trigger.
 	Runs RunConfig
+	// WhatIf, when set, replays the rate-limiting what-if as the DNS
+	// detector goes (whatif.go); each detector instance needs its own.
+	WhatIf WhatIf
 }
 
 // DefaultConfig holds the documented defaults.

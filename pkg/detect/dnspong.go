@@ -31,6 +31,9 @@ type DNSPongConfig struct {
 	Runs RunConfig
 	// NoRuns turns off loops without a trigger.
 	NoRuns bool
+	// WhatIf, when set, is shown the DNS responses and the loops as they
+	// go (whatif.go).
+	WhatIf WhatIf
 }
 
 // DefaultDNSPongConfig holds the documented defaults.
@@ -49,7 +52,7 @@ func DNSPongDetector(c Config) Detector {
 	c = c.WithDefaults()
 	return NewDNSPong(DNSPongConfig{
 		DNSPorts: c.DNSPorts, MaxDelay: c.MaxDelay, Idle: c.Idle, MinPackets: c.MinPackets,
-		MaxFlows: c.MaxFlows, FlowTimeout: c.FlowTimeout, Runs: c.Runs,
+		MaxFlows: c.MaxFlows, FlowTimeout: c.FlowTimeout, Runs: c.Runs, WhatIf: c.WhatIf,
 	})
 }
 
@@ -87,6 +90,7 @@ type DNSPong struct {
 	started  bool
 	counters Counters
 	info     decode.DNSInfo
+	wiResp   WhatIfResponse
 }
 
 // flowState is what DNSPong keeps per flow: 176 bytes in the tracker's slab
@@ -99,6 +103,7 @@ type flowState struct {
 	server   int8  // 0 unknown, 1 endpoint a is the server, 2 endpoint b
 	npending uint8
 	next     uint8
+	lastReq  uint8 // the client's last packet: 0 none, reqParsed or reqUnparsed (for the what-if)
 
 	prevFlags uint8
 	prevWire  uint16
@@ -115,7 +120,7 @@ type flowState struct {
 // reset readies a recycled slot: only the fields read before being written.
 func (f *flowState) reset() {
 	f.server, f.npending, f.next, f.more = 0, 0, 0, 0
-	f.runIdx, f.prevFlags = 0, 0
+	f.runIdx, f.prevFlags, f.lastReq = 0, 0, 0
 	f.ans.ok = false
 	f.loop = nil
 }
@@ -202,6 +207,9 @@ func (d *DNSPong) observe(i int32, f *flowState, p *Packet, srcIsA bool) {
 			d.closeLoop(f)
 		} else {
 			v := d.classify(p, HeaderQuestionDepth)
+			if d.cfg.WhatIf != nil {
+				d.whatIf(f, p, srcIsA, v)
+			}
 			d.extendLoop(f.loop, p, srcIsA, msgOf(v, &d.info, p))
 			d.addRun(i, f, p, srcIsA, v, &d.info)
 			return
@@ -218,6 +226,9 @@ func (d *DNSPong) observe(i int32, f *flowState, p *Packet, srcIsA bool) {
 	}
 	v := d.classify(p, depth)
 	info := &d.info
+	if d.cfg.WhatIf != nil {
+		d.whatIf(f, p, srcIsA, v)
+	}
 	switch v {
 	case decode.DNS, decode.Truncated:
 		if v == decode.Truncated && !info.HasQuestion {
@@ -294,6 +305,9 @@ func (d *DNSPong) forget(i int32, f *flowState, why Eviction) {
 // without one, each sorted by start.
 func (d *DNSPong) Finish(end int64) []Loop {
 	d.flows.Close(end)
+	if d.cfg.WhatIf != nil {
+		d.cfg.WhatIf.Flush()
+	}
 	// One array of the findings: those of an earlier call first (a
 	// second call returns them again), then those found since.
 	before, runsBefore := d.done[:d.split], d.done[d.split:]

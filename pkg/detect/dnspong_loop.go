@@ -17,6 +17,7 @@ type loopState struct {
 	clientIs int8 // 1 if endpoint a is the client, 2 if b
 	ev       evidence
 	ttls     []int
+	wi       int32 // the what-if's handle (Config.WhatIf)
 }
 
 // maxTTLs is how many distinct client TTLs a triggered loop lists.
@@ -47,6 +48,7 @@ func (d *DNSPong) startLoop(f *flowState, p *Packet, srcIsA bool) {
 	l.DelayNanos = p.Time - a.respTime
 	f.loop = ls
 	f.ans.ok = false
+	ls.wi = d.wiStart(l, min(l.Query.Time, l.Response.Time, l.FirstPacket.Time))
 	d.extendLoop(ls, p, srcIsA, decode.ClassifyMsg(p.Payload, p.Cut))
 }
 
@@ -91,6 +93,9 @@ func (d *DNSPong) closeLoop(f *flowState) {
 		services := [2]string{service(l.Client.Port(), ls.ev.types[0].top()), service(l.Server.Port(), ls.ev.types[1].top())}
 		ev := ls.ev.describe(d.cfg.Runs, "trigger", services)
 		l.Evidence = &ev
+		d.wiEnd(ls.wi, true, &l)
 		d.loops.push(&l)
+		return
 	}
+	d.wiEnd(ls.wi, false, nil)
 }

@@ -20,6 +20,7 @@ type runStats struct {
 	sampled bool
 	sample  []byte
 	cut     bool
+	wi      int32 // the what-if's handle (Config.WhatIf)
 }
 
 // The flow's previous packet, kept for the gate (flowState.prev*).
@@ -99,8 +100,11 @@ func (d *DNSPong) followRun(i int32, f *flowState, p *Packet, fromServer bool, v
 			prev.TTL, prev.WireLen = f.prevTTL, int(f.prevWire)
 			r.ev.begin(&prev, 1, [2]bool{})
 			r.ev.add(&prev, 1, prevMsg(f))
+			// The what-if saw it when it was a DNS response.
+			d.wiRun(i, f, r, prev.Ref, prev.Time, f.prevProto&prevTyped == 0 && f.prevType&(1<<15) != 0)
 		} else {
 			r.ev.begin(p, 0, [2]bool{})
+			d.wiRun(i, f, r, p.Ref, p.Time, false)
 		}
 		r.add(p, 0)
 	}
@@ -146,9 +150,23 @@ func (d *DNSPong) newRun() int32 {
 	return k + 1
 }
 
+// wiRun begins following run r of the flow in slot i in the what-if,
+// from its first packet.
+func (d *DNSPong) wiRun(i int32, f *flowState, r *runStats, first PacketRef, firstTime int64, fromServer bool) {
+	r.wi = 0
+	if d.cfg.WhatIf == nil {
+		return
+	}
+	client, server := d.flows.Endpoint(i, f.server != 1), d.flows.Endpoint(i, f.server == 1)
+	r.wi = d.cfg.WhatIf.Start(client, server, first, firstTime, fromServer, PacketRef{}, firstTime)
+}
+
 // dropRun stops following f's run.
 func (d *DNSPong) dropRun(f *flowState) {
 	if f.runIdx != 0 {
+		r := &d.runs[f.runIdx-1]
+		d.wiEnd(r.wi, false, nil)
+		r.wi = 0
 		d.runFree = append(d.runFree, f.runIdx-1)
 		f.runIdx = 0
 	}
@@ -169,6 +187,8 @@ func (d *DNSPong) closeRun(i int32, f *flowState) {
 		client, server := d.flows.Endpoint(i, f.server != 1), d.flows.Endpoint(i, f.server == 1)
 		services := [2]string{service(client.Port(), r.ev.types[0].top()), service(server.Port(), r.ev.types[1].top())}
 		l := r.ev.trigless(d.Name(), client, server, sample, r.sampled && r.cut, d.cfg.Runs, services)
+		d.wiEnd(r.wi, true, &l)
+		r.wi = 0
 		d.runLoops.push(&l)
 	} else if r.ev.oneSidedAnswers(d.cfg.Runs) {
 		d.counters.OneSided++

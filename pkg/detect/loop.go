@@ -65,6 +65,10 @@ type Loop struct {
 	// Evidence is what the finding rests on: the signature's tests with
 	// their numbers, each side's behaviour, how the loop started.
 	Evidence *Evidence
+
+	// WhatIf is where the rate-limiting what-if's verdicts go when the
+	// scan replays it as it goes (Config.WhatIf), opaque here.
+	WhatIf any
 }
 
 // MaxPayload bounds the copy of a loop's first non-DNS payload.

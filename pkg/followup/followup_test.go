@@ -71,3 +71,70 @@ func TestManyLoopsAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveMatchesSecondRead: the what-if replayed in the scan (Live)
+// gives every DNS loop its verdicts without a second read, and they are
+// the second read's, for 1 to 3 shards, on the samples and on captures
+// of busy resolvers (loops sharing prefixes, loops opening while others
+// of their prefix are open), a seed-rate loop and many loops at once.
+func TestLiveMatchesSecondRead(t *testing.T) {
+	dir := t.TempDir()
+	var files [][]string
+	samples, _ := filepath.Glob("../../testdata/pcaps/*.pcap*")
+	for _, s := range samples {
+		files = append(files, []string{s})
+	}
+	files = append(files, []string{"../../testdata/pcaps/rotated-1.pcap", "../../testdata/pcaps/rotated-2.pcap"})
+	for i, cfg := range []benchgen.Config{
+		{Packets: 150000, Seed: 21, QPS: 3000, Clients: 300, Loops: 8, LoopPackets: 2000, LoopEvery: 3 * time.Second, LoopClients: 2},
+		{Packets: 200000, Seed: 22, QPS: 2000, Clients: 200, Loops: 1, LoopPackets: 150000, LoopInterval: 66667 * time.Nanosecond, LoopShare: 0.8},
+		{Packets: 100000, Seed: 23, QPS: 3000, Clients: 400, Loops: 14, LoopPackets: 3000, LoopEvery: 100 * time.Millisecond, LoopClients: 3, LoopShare: 0.5},
+	} {
+		p := filepath.Join(dir, "gen"+string(rune('a'+i))+".pcap")
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := benchgen.Write(f, cfg); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		files = append(files, []string{p})
+	}
+	dets := []detect.Factory{detect.DNSPongDetector, detect.RepeatDetector}
+	loops := 0
+	for _, fs := range files {
+		var ins []scan.Input
+		for _, f := range fs {
+			ins = append(ins, scan.File(f))
+		}
+		streams := []scan.Stream{{Inputs: ins}}
+		for shards := 1; shards <= 3; shards++ {
+			live := scan.RunStreams(context.Background(), streams, scan.Options{Detectors: dets, Shards: shards, Parallel: true, WhatIf: LiveWhatIf})
+			plain := scan.RunStreams(context.Background(), streams, scan.Options{Detectors: dets, Shards: shards, Parallel: true})
+			read := Run(context.Background(), plain.Report, Options{Streams: streams, Idle: 2 * time.Second, RRL: true, WhatIf: isDNS})
+			if len(live.Report.Loops) != len(plain.Report.Loops) {
+				t.Fatalf("%v: %d loops with the what-if in the scan, %d without", fs, len(live.Report.Loops), len(plain.Report.Loops))
+			}
+			for i := range live.Report.Loops {
+				l := &live.Report.Loops[i]
+				if !isDNS(l) {
+					continue
+				}
+				loops++
+				if l.RRL == nil {
+					t.Errorf("%v, %d shards, loop %d: no what-if from the scan", fs, shards, i+1)
+					continue
+				}
+				a, _ := json.Marshal(l.RRL)
+				b, _ := json.Marshal(read.Loops[i].RRL)
+				if !bytes.Equal(a, b) {
+					t.Errorf("%v, %d shards, loop %d: the scan's what-if\n%s\nthe second read's\n%s", fs, shards, i+1, a, b)
+				}
+			}
+		}
+	}
+	if loops < 60 {
+		t.Errorf("only %d DNS loops compared", loops)
+	}
+}

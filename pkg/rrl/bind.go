@@ -119,7 +119,8 @@ func (b *BIND) Decide(r *Response) Decision {
 		return Decision{} // no limit: nothing to count
 	}
 	now := r.Time / 1e9
-	k.prefix, k.family = maskAddr(r.Client, b.IPv4Prefix, b.IPv6Prefix)
+	w, fam := r.client()
+	k.prefix, k.family = maskWords(w, fam, b.IPv4Prefix, b.IPv6Prefix)
 	// make_key() hashes the name when the caller passes one; the error
 	// path (ns_client_error) passes none.
 	if !(r.Kind == Error && r.RCode == RCodeFormErr) {

@@ -70,7 +70,7 @@ func (k *Knot) Decide(r *Response) Decision {
 	if r.Unparsed || k.RateLimit == 0 {
 		return Decision{Skipped: r.Unparsed}
 	}
-	a, family := splitAddr(r.Client)
+	a, family := r.client()
 	prefixes, mult, off, hints := knotV6Prefixes, knotV6Mult, 0, &k.hints[1]
 	if family == 4 {
 		prefixes, mult, off, hints = knotV4Prefixes, knotV4Mult, 96, &k.hints[0]

@@ -57,7 +57,8 @@ func (n *NSD) Decide(r *Response) Decision {
 		return Decision{}
 	}
 	k := nsdKey{kind: r.Kind}
-	k.source, k.family = maskAddr(r.Client, n.IPv4Prefix, n.IPv6Prefix)
+	w, fam := r.client()
+	k.source, k.family = maskWords(w, fam, n.IPv4Prefix, n.IPv6Prefix)
 	switch {
 	case r.Unparsed:
 	case r.Kind == Answer:

@@ -112,6 +112,21 @@ type Response struct {
 	// Unparsed reports that the request this answers was not a DNS
 	// message: the server answered FORMERR from its parse-error path.
 	Unparsed bool
+
+	// splitOf split into words, once for every limiter that decides the
+	// response while Client is splitOf.
+	splitOf netip.Addr
+	words   prefix
+	family  uint8
+}
+
+// client is r.Client's words and family, split once.
+func (r *Response) client() (prefix, uint8) {
+	if r.family == 0 || r.Client != r.splitOf {
+		r.words, r.family = splitAddr(r.Client)
+		r.splitOf = r.Client
+	}
+	return r.words, r.family
 }
 
 // Decision is what an algorithm does with one response.
@@ -144,6 +159,11 @@ type prefix struct{ hi, lo uint64 }
 // length out of range keeps the whole address.
 func maskAddr(a netip.Addr, v4, v6 int) (prefix, uint8) {
 	p, family := splitAddr(a)
+	return maskWords(p, family, v4, v6)
+}
+
+// maskWords is maskAddr of an address already split.
+func maskWords(p prefix, family uint8, v4, v6 int) (prefix, uint8) {
 	switch family {
 	case 4:
 		if v4 < 0 || v4 > 32 {

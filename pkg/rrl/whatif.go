@@ -93,9 +93,11 @@ type Outcome struct {
 	DropProbability float64
 	Slipped         uint64 // loop responses slipped before the loop died
 	Skipped         uint64 // loop responses the algorithm never saw, before the loop died
-	// Limited counts the loop responses over the limit in the whole
-	// replay, also after the loop would have died: what a loop that
-	// survived every random draw would have met.
+	// Limited counts the loop responses over the limit until the verdict
+	// settles (FirstDrop or LikelyBy): what a loop that survived every
+	// random draw met. Only a verdict that never settles reads it ("x%
+	// chance it survives every limited answer of the capture"), so later
+	// responses need not be decided for it (Judge.Settled).
 	Limited       uint64
 	LoopResponses uint64 // every loop response replayed
 	Stops         bool   // it drops loop responses: the loop dies, surely or likely
@@ -145,12 +147,27 @@ func (l *Limiters) Decide(r *Response) []Decision {
 	return l.ds
 }
 
+// DecideExcept is Decide without the scenarios whose bit is set in skip:
+// their limiters do not count r (their state is stale from then on) and
+// their decisions are zero.
+func (l *Limiters) DecideExcept(r *Response, skip uint32) []Decision {
+	for i, lim := range l.lims {
+		if skip&(1<<i) != 0 {
+			l.ds[i] = Decision{}
+			continue
+		}
+		l.ds[i] = lim.Decide(r)
+	}
+	return l.ds
+}
+
 // Judge keeps one loop's verdict in every scenario from the decisions on
 // the loop's responses: counters and the few events a verdict names,
 // never the responses.
 type Judge struct {
-	runs []run
-	loop uint64
+	runs    []run
+	loop    uint64
+	settled uint32
 }
 
 // run is one scenario's judging; its Outcome's events point into ev.
@@ -174,7 +191,7 @@ func (j *Judge) Reset() {
 	for i := range j.runs {
 		j.runs[i] = run{out: Outcome{Scenario: j.runs[i].out.Scenario}, survive: 1}
 	}
-	j.loop = 0
+	j.loop, j.settled = 0, 0
 }
 
 // Add takes one of the loop's responses (resp.Loop > 0) and the
@@ -184,14 +201,14 @@ func (j *Judge) Reset() {
 func (j *Judge) Add(resp *Replayed, ref Ref, ds []Decision) {
 	j.loop++
 	for i := range j.runs {
+		if j.settled&(1<<i) != 0 {
+			continue
+		}
 		u := &j.runs[i]
 		d := ds[i]
 		o := &u.out
 		if d.Limited {
 			o.Limited++
-		}
-		if o.FirstDrop != nil || o.LikelyBy != nil {
-			continue
 		}
 		switch {
 		case d.Skipped:
@@ -209,12 +226,14 @@ func (j *Judge) Add(resp *Replayed, ref Ref, ds []Decision) {
 		case d.Slip <= 0:
 			o.FirstDrop = u.event(1, resp, ref)
 			o.Stops = true
+			j.settled |= 1 << i
 		default:
 			o.DropProbability = 1 - d.Slip
 			u.survive *= d.Slip
 			o.Stops = true
 			if u.survive < likely {
 				o.LikelyBy = u.event(2, resp, ref)
+				j.settled |= 1 << i
 			}
 		}
 	}
@@ -227,6 +246,13 @@ func (u *run) event(i int, r *Replayed, ref Ref) *Event {
 
 // LoopResponses is the number of the loop's responses judged.
 func (j *Judge) LoopResponses() uint64 { return j.loop }
+
+// Settled has a bit set for each scenario whose verdict no later
+// response changes: it found the loop's first drop, or the response by
+// which it is likely dead. Its decisions on later responses need not be
+// made (Limiters.DecideExcept); Outcome.Limited then stops counting, and
+// no verdict reads it.
+func (j *Judge) Settled() uint32 { return j.settled }
 
 // Outcomes is each scenario's outcome so far, in the order of the
 // scenarios; call it after the last Add. The outcomes and their events

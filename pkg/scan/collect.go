@@ -177,6 +177,9 @@ func (s *scan) addLoops(rep *report.Report, outs []finished, files []string) {
 				out.Advice = o.d.Advice(l)
 				out.Stream = s.name
 				out.OpenAtStart = f.started && l.Start-f.start < int64(s.opts.Config.Idle)
+				if r, ok := l.WhatIf.(interface{ RRL() *report.RRL }); ok {
+					out.RRL = r.RRL() // replayed in the scan (Options.WhatIf)
+				}
 			}
 			*l = detect.Loop{} // converted or covered: let its payload and evidence go
 			i++

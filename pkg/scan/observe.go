@@ -54,6 +54,9 @@ type ObserveInfo struct {
 	Index         int      // the stream's index in RunStreams' streams
 	Inputs        []string // the stream's input names, as Frame.Input indexes them
 	Shard, Shards int
+	// Parallel: the shards run on goroutines of their own
+	// (Options.Parallel).
+	Parallel bool
 	// Stop ends the stream's reading early (between batches): call it
 	// once the observer needs nothing more. The stream's scan then ends
 	// as at the end of its inputs, not as an interrupted one.

@@ -46,6 +46,12 @@ type Options struct {
 	// Observe, when set, makes an observer for each shard of each stream
 	// (observe.go); it may return nil.
 	Observe func(ObserveInfo) Observer
+	// WhatIf, when set, makes the rate-limiting what-if of each shard of
+	// each stream (detect.WhatIf): the DNS detector replays it as it
+	// goes, and flows on DNS ports are routed by their endpoints'
+	// prefixes, so that a server's responses to a client prefix meet in
+	// one shard. Stop in the ObserveInfo is nil.
+	WhatIf func(ObserveInfo) detect.WhatIf
 }
 
 // Progress is a snapshot of a running scan.
@@ -162,9 +168,21 @@ func newScan(ctx context.Context, index int, name string, inputs []Input, opts O
 	}
 	watch := &detect.PortSet{}
 	route := router{n: uint64(opts.Shards)}
+	names := make([]string, len(inputs))
+	for i, in := range inputs {
+		names[i] = in.Name
+	}
+	if opts.WhatIf != nil {
+		route.dns = &detect.PortSet{}
+		route.dns.Add(opts.Config.DNSPorts...)
+	}
 	for k := range opts.Shards {
 		cfg := opts.Config
 		cfg.MaxFlows = share(opts.Config.MaxFlows, opts.Shards, k)
+		if opts.WhatIf != nil {
+			cfg.WhatIf = opts.WhatIf(ObserveInfo{Stream: name, Index: index, Inputs: names, Shard: k, Shards: opts.Shards,
+				Parallel: opts.Parallel})
+		}
 		sh := &shard{id: k, route: route, dec: decode.NewDecoder(opts.Frag), watch: watch, filter: newWindow(opts.Filter)}
 		for _, mk := range opts.Detectors {
 			d := mk(cfg)
@@ -176,10 +194,6 @@ func newScan(ctx context.Context, index int, name string, inputs []Input, opts O
 	s.feed = feed{ctx: ctx, ins: s.ins, route: route, shards: opts.Shards,
 		free: make(chan *batch, batchQueue+2), progress: opts.Progress, interval: opts.Interval}
 	if opts.Observe != nil {
-		names := make([]string, len(inputs))
-		for i, in := range inputs {
-			names[i] = in.Name
-		}
 		for k, sh := range s.shards {
 			sh.obs = opts.Observe(ObserveInfo{Stream: name, Index: s.index, Inputs: names, Shard: k, Shards: opts.Shards, Stop: s.feed.halt})
 			sh.skip, _ = sh.obs.(Skipper)
