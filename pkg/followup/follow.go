@@ -86,6 +86,10 @@ type streamFollow struct {
 	idle    int64
 	inputs  []string
 	pending []*follow // by begin, not active yet
+	// byBegin are the loops by begin, to start counting their responses
+	// when their earliest packet's time comes (begin + Lookback).
+	byBegin   []*follow
+	nextCount int
 	next    int
 	active  []*follow
 	// byFlow indexes the active loops by their 5-tuple; pfxCount
@@ -154,6 +158,17 @@ func (sf *streamFollow) advance(t int64) {
 		sf.pending[sf.next] = nil
 		sf.next++
 		sf.activate(f)
+	}
+	for sf.nextCount < len(sf.byBegin) && sf.byBegin[sf.nextCount].begin+int64(Lookback) <= sf.clock {
+		// The loop's earliest packet: its what-if counts the unit's
+		// responses from here (the minute before is replayed, not
+		// counted).
+		f := sf.byBegin[sf.nextCount]
+		sf.byBegin[sf.nextCount] = nil
+		sf.nextCount++
+		if f.unit != nil {
+			f.respBase = f.unit.responses
+		}
 	}
 	for len(sf.due) > 0 && sf.due[0].due <= sf.clock {
 		f := sf.due.pop()
@@ -427,6 +442,7 @@ func (sf *streamFollow) whatIf(fr *scan.Frame, src, dst words, cand []*follow) {
 		f.respRank++
 		r.Loop, r.Trigger = f.respRank, f.hitTrig
 		f.judge.Add(&r, ref, ds)
+		f.respEnd = u.responses // the window closes at the loop's last response
 	}
 }
 
@@ -466,12 +482,8 @@ func (sf *streamFollow) see(f *follow, fr *scan.Frame, src, dst words) {
 	}
 }
 
-// closeWindow ends the responses the loop's what-if counts.
-func (f *follow) closeWindow() {
-	if !f.endSet && f.unit != nil {
-		f.respEnd, f.endSet = f.unit.responses, true
-	}
-}
+// closeWindow ends the loop's what-if: no later response is its.
+func (f *follow) closeWindow() { f.endSet = true }
 
 // keep writes a frame of the loop or its trigger, and adds it to the
 // ladder and the timeline.
@@ -539,7 +551,7 @@ func (f *follow) finish(sc []rrl.Scenario) {
 		if j == nil {
 			j = rrl.NewJudge(sc)
 		}
-		out.RRL = whatIf(j, f.respEnd-f.respBase, f.l, out.Prefix, out.inputs)
+		out.RRL = whatIf(j, f.respEnd-min(f.respBase, f.respEnd), f.l, out.Prefix, out.inputs)
 	}
 }
 
@@ -565,6 +577,7 @@ func newStreamFollow(inputs []string, follows []*follow, idle time.Duration) *st
 	})
 	sf := &streamFollow{idle: int64(idle), inputs: inputs, pending: follows, pfxCount: map[words]int{},
 		byFlow: map[flowKey][]*follow{}, wants: map[unitKey][]*follow{}, units: map[unitKey]*unit{}, clock: -1 << 63, scenarios: rrl.Scenarios()}
+	sf.byBegin = slices.Clone(follows)
 	for _, f := range follows {
 		sf.extract = sf.extract || f.w != nil || f.out.wantExtract
 	}

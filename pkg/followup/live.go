@@ -293,6 +293,36 @@ type liveUnit struct {
 	solo  int32 // a handle, 0 when none
 	stale uint32
 	since int64 // the start of the window its replay began with
+	// recent holds the times of its newest responses (recent[responses
+	// % recentN]): a loop's count of them at its start and end is read
+	// there, not in the ring, where other units' records lie between.
+	recent [recentN]int64
+}
+
+// recentN is the responses times a live unit keeps.
+const recentN = 64
+
+// note counts a response decided at time t.
+func (u *liveUnit) note(t int64) {
+	u.recent[u.responses%recentN] = t
+	u.responses++
+}
+
+// newerThan counts the unit's responses after t (at or after t when
+// atOrAfter), and whether its recent times reached back far enough.
+func (u *liveUnit) newerThan(t int64, atOrAfter bool) (uint64, bool) {
+	n := uint64(0)
+	for n < u.responses {
+		if n == recentN {
+			return n, false
+		}
+		rt := u.recent[(u.responses-1-n)%recentN]
+		if rt < t || !atOrAfter && rt == t {
+			return n, true
+		}
+		n++
+	}
+	return n, true
 }
 
 // liveLoop is a loop, or a run that may become one, being judged.
@@ -303,6 +333,7 @@ type liveLoop struct {
 	cport         uint16
 	rank          uint64
 	base          uint64 // the unit's responses before the loop's window opened
+	last          uint64 // the unit's responses up to the loop's last one
 	inexact       bool
 	first, answer uint64
 	// firstResp: the first packet came from the server, a response the
@@ -382,7 +413,7 @@ func (lv *Live) response(ev *liveEvent) {
 // decide passes r through u's limiters, but those of the scenarios its
 // only loop's verdict settled.
 func (lv *Live) decide(u *liveUnit, r *rrl.Response) []rrl.Decision {
-	u.responses++
+	u.note(r.Time)
 	if u.solo != 0 {
 		if s := lv.loops[u.solo-1].judge.Settled(); s != 0 {
 			u.stale |= s
@@ -429,6 +460,7 @@ func (lv *Live) oldest() uint64 {
 }
 
 func (lv *Live) judge(lp *liveLoop, resp *rrl.Replayed, ref uint64, ds []rrl.Decision) {
+	lp.last = lp.unit.responses // the window closes at the loop's last response
 	lp.rank++
 	resp.Loop, resp.Trigger = lp.rank, lp.answer != 0 && ref == lp.answer
 	r := unpackRef(ref)
@@ -460,8 +492,6 @@ func (lv *Live) start(ev *liveEvent) {
 		// scenarios no longer decided); the loop's window holds the
 		// responses of the ring from its start.
 		lp.unit = u
-		n, ok := lv.count(h, window)
-		lp.base, lp.inexact = u.responses-n, !ok
 		if u.stale != 0 {
 			// Some scenarios were no longer decided: their state is
 			// made again from the ring, the loop's own responses
@@ -472,6 +502,14 @@ func (lv *Live) start(ev *liveEvent) {
 		}
 		u.solo = 0
 	}
+	// The loop counts the unit's responses from its earliest packet on
+	// (the minute before is replayed, for the limiters' state, not
+	// counted): those already decided are the ring's newest.
+	n, ok := u.newerThan(ev.from, true)
+	if !ok {
+		n, ok = lv.count(h, ev.from)
+	}
+	lp.base, lp.inexact = u.responses-n, lp.inexact || !ok
 	u.open++
 	for int(ev.h) > len(lv.loops) {
 		lv.loops = append(lv.loops, liveLoop{})
@@ -580,7 +618,7 @@ func (lv *Live) replay(lp *liveLoop, h uint64, t int64) {
 		resp := &lv.resp
 		*resp = rrl.Replayed{Response: f.response(r.time, client)}
 		ds := u.lims.Decide(&resp.Response)
-		u.responses++
+		u.note(r.time)
 		if client == lp.client && r.cport == lp.cport && lp.owns(r.ref) {
 			lv.judge(lp, resp, r.ref, ds)
 			found++
@@ -683,19 +721,9 @@ func (lv *Live) end(ev *liveEvent) {
 	lp := &lv.loops[ev.h-1]
 	u := lp.unit
 	if ev.reported && !lp.inexact {
-		// The window closes at the loop's last packet: the responses
-		// since are not its.
-		after := uint64(0)
-		lv.walk(u.hash, func(r *liveRec) bool {
-			if r.time <= ev.time {
-				return false
-			}
-			after++
-			return true
-		})
 		srv := unitServer(u.key)
 		rl := &report.Loop{Server: report.Endpoint{IP: srv.Addr().String(), Port: srv.Port()}, Start: report.Timestamp(ev.from)}
-		ev.res.rrl = whatIf(lp.judge, u.responses-lp.base-after, rl, prefixOf(lp.client), lv.inputs)
+		ev.res.rrl = whatIf(lp.judge, lp.last-min(lp.base, lp.last), rl, prefixOf(lp.client), lv.inputs)
 	}
 	lp.judge.Reset()
 	lv.freeJudges = append(lv.freeJudges, lp.judge)

@@ -62,8 +62,11 @@ type Mitigation struct {
 type RRL struct {
 	Server string `json:"server"`
 	Prefix string `json:"prefix"`
-	// Responses counts the server's responses to the prefix replayed,
-	// LoopResponses those of the loop (the trigger's answer included).
+	// Responses counts the server's responses to the prefix from the
+	// loop's earliest packet (its trigger's query) to its last (the
+	// minute before is replayed too, for the limiters' state, but not
+	// counted), LoopResponses those of the loop (the trigger's answer
+	// included).
 	Responses     uint64        `json:"responses"`
 	LoopResponses uint64        `json:"loop_responses"`
 	Scenarios     []RRLScenario `json:"scenarios"`
