@@ -90,8 +90,8 @@ type streamFollow struct {
 	// when their earliest packet's time comes (begin + Lookback).
 	byBegin   []*follow
 	nextCount int
-	next    int
-	active  []*follow
+	next      int
+	active    []*follow
 	// byFlow indexes the active loops by their 5-tuple; pfxCount
 	// counts them by client prefix; wants lists those whose what-if
 	// waits for its unit (unitFor).
