@@ -844,3 +844,38 @@ func TestResetIsFresh(t *testing.T) {
 		judge.Reset()
 	}
 }
+
+// TestAddSkipped: a response every unsettled scenario skipped, given to
+// AddSkipped, leaves the judge as Add with the decisions does.
+func TestAddSkipped(t *testing.T) {
+	sc := Scenarios()
+	lims, a, b := NewLimiters(sc), NewJudge(sc), NewJudge(sc)
+	junk := Replayed{Response: Response{Client: client, Kind: Error, RCode: RCodeFormErr, Unparsed: true}}
+	for i := range 2000 {
+		junk.Time, junk.Loop = 1e18+int64(i)*66667, uint64(i+1)
+		ds := lims.Decide(&junk.Response)
+		a.Add(&junk, Ref{Frame: uint64(i)}, ds)
+		skipOnly := true
+		for k, d := range ds {
+			if b.Settled()&(1<<k) == 0 && !d.Skipped {
+				skipOnly = false
+			}
+		}
+		if skipOnly {
+			b.AddSkipped()
+		} else {
+			b.Add(&junk, Ref{Frame: uint64(i)}, ds)
+		}
+	}
+	if b.Settled() == 0 {
+		t.Fatal("NSD never settled: the test shows nothing")
+	}
+	x, y := a.Outcomes(), b.Outcomes()
+	for k := range x {
+		x[k].New, y[k].New = nil, nil
+		x[k].Limited, y[k].Limited = 0, 0 // counted until settled only
+	}
+	if !reflect.DeepEqual(x, y) {
+		t.Errorf("AddSkipped left the judge other than Add did:\n%+v\n%+v", x, y)
+	}
+}

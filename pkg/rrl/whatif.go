@@ -244,6 +244,19 @@ func (u *run) event(i int, r *Replayed, ref Ref) *Event {
 	return &u.ev[i]
 }
 
+// AddSkipped takes one of the loop's responses that every scenario whose
+// verdict is not settled skipped (a FORMERR to a message that did not
+// parse, which BIND and Knot never see): Add with those decisions, for
+// the caller that knows them without deciding.
+func (j *Judge) AddSkipped() {
+	j.loop++
+	for i := range j.runs {
+		if j.settled&(1<<i) == 0 {
+			j.runs[i].out.Skipped++
+		}
+	}
+}
+
 // LoopResponses is the number of the loop's responses judged.
 func (j *Judge) LoopResponses() uint64 { return j.loop }
 
