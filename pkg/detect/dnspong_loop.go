@@ -17,7 +17,8 @@ type loopState struct {
 	clientIs int8 // 1 if endpoint a is the client, 2 if b
 	ev       evidence
 	ttls     []int
-	wi       int32 // the what-if's handle (Config.WhatIf)
+	wi       int32    // the what-if's handle (Config.WhatIf)
+	wiLast   lastResp // its last response, for WhatIf.Repeat
 }
 
 // maxTTLs is how many distinct client TTLs a triggered loop lists.

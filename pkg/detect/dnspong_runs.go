@@ -20,7 +20,8 @@ type runStats struct {
 	sampled bool
 	sample  []byte
 	cut     bool
-	wi      int32 // the what-if's handle (Config.WhatIf)
+	wi      int32    // the what-if's handle (Config.WhatIf)
+	wiLast  lastResp // its last response, for WhatIf.Repeat
 }
 
 // The flow's previous packet, kept for the gate (flowState.prev*).
@@ -153,7 +154,7 @@ func (d *DNSPong) newRun() int32 {
 // wiRun begins following run r of the flow in slot i in the what-if,
 // from its first packet.
 func (d *DNSPong) wiRun(i int32, f *flowState, r *runStats, first PacketRef, firstTime int64, fromServer bool) {
-	r.wi = 0
+	r.wi, r.wiLast.n = 0, 0
 	if d.cfg.WhatIf == nil {
 		return
 	}

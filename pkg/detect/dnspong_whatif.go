@@ -39,6 +39,22 @@ func (d *DNSPong) whatIf(f *flowState, p *Packet, srcIsA bool, v decode.DNSVerdi
 	if v != decode.DNS || !info.Response {
 		return
 	}
+	unparsed := f.lastReq == reqUnparsed && info.RCode == 1
+	var h int32
+	var last *lastResp
+	switch {
+	case f.loop != nil:
+		h, last = f.loop.wi, &f.loop.wiLast
+	case f.runIdx != 0:
+		h, last = d.runs[f.runIdx-1].wi, &d.runs[f.runIdx-1].wiLast
+	}
+	if h != 0 && last.is(p.Payload) {
+		d.cfg.WhatIf.Repeat(h, p.Time, p.Ref, unparsed)
+		return
+	}
+	if h != 0 {
+		last.set(p.Payload)
+	}
 	r := &d.wiResp
 	r.Time, r.Ref, r.Server, r.Client, r.Info = p.Time, p.Ref, p.Src, p.Dst, info
 	b := p.Payload
@@ -47,15 +63,29 @@ func (d *DNSPong) whatIf(f *flowState, p *Packet, srcIsA bool, v decode.DNSVerdi
 	if len(b) >= 8 {
 		r.Answers = binary.BigEndian.Uint16(b[6:8])
 	}
-	r.Unparsed = f.lastReq == reqUnparsed && info.RCode == 1
-	r.Loop = 0
-	switch {
-	case f.loop != nil:
-		r.Loop = f.loop.wi
-	case f.runIdx != 0:
-		r.Loop = d.runs[f.runIdx-1].wi
-	}
+	r.Unparsed, r.Loop = unparsed, h
 	d.cfg.WhatIf.Response(r)
+}
+
+// lastResp is a loop's last response's bytes, for WhatIf.Repeat: at most
+// lastRespMax of them (a longer response is never a repeat).
+type lastResp struct {
+	b [lastRespMax]byte
+	n int8 // -1: none
+}
+
+const lastRespMax = 64
+
+func (l *lastResp) is(b []byte) bool {
+	return l.n > 0 && len(b) == int(l.n) && string(b) == string(l.b[:l.n])
+}
+
+func (l *lastResp) set(b []byte) {
+	if len(b) > lastRespMax || len(b) == 0 {
+		l.n = -1
+		return
+	}
+	l.n = int8(copy(l.b[:], b))
 }
 
 // wiStart begins following a loop in the what-if; 0 without one.

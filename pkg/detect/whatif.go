@@ -18,6 +18,10 @@ import (
 type WhatIf interface {
 	// Response is one DNS response from a flow's server side.
 	Response(r *WhatIfResponse)
+	// Repeat is a response of loop h (a Start's handle) whose bytes are
+	// those of the loop's last one: the loop's common case, told
+	// without parsing it again. unparsed is as in WhatIfResponse.
+	Repeat(h int32, time int64, ref PacketRef, unparsed bool)
 	// Start begins following a loop, or a run that may become one, on
 	// the flow between client and server: first is its first packet
 	// (firstFromServer: the server sent it), answer the trigger's answer

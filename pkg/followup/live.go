@@ -17,9 +17,7 @@ import (
 //
 // The DNS detector of a shard tells its front (liveFront) of every DNS
 // response and of the loops it opens and ends; the front hands these
-// events, in order and in batches, to the shard's engine (Live), on a
-// goroutine of its own when the scan runs its shards in parallel: a
-// loop's shard carries its whole flow, and the replay must not slow it.
+// events, in order, to the shard's engine (Live).
 //
 // The engine keeps every response in a ring of the shard's latest
 // (liveRec, 64 bytes, at most ringMax of them: Lookback of traffic
@@ -40,22 +38,25 @@ const (
 	ringMax    = 1 << 18
 	headBits   = 16
 	decidedMax = 1 << 12 // responses decided live outside a loop, kept for a loop that opens after them
-	batchMax   = 1 << 10 // events a front hands over at once
 )
 
 // liveRec is a response in the ring: a loop that opens within Lookback
 // replays it.
+//
+// It is one cache line: its unit is told by the low 32 bits of the
+// unit's hash (the high bits chose its chain), its question class by its
+// low byte, all BIND keys it by.
 type liveRec struct {
 	time   int64
 	ref    uint64 // packed: input << 48 | frame
-	uhash  uint64
 	client words
 	qname  uint64
 	zone   uint64
+	uhash  uint32
 	prev   uint32 // records back to the unit hash's previous record; 0 none
 	cport  uint16
 	qtype  uint16
-	qclass uint16
+	qclass uint8
 	kind   rrl.Kind
 	rcode  uint8
 	unpars bool
@@ -86,7 +87,17 @@ const (
 	evResponse uint8 = iota
 	evStart
 	evEnd
+	evGap    // the front stops handing over responses (time: from when)
+	evNoGap  // and hands them over again (time: from when)
+	evRepeat // a response of loop h like its last (f.unparsed only is set)
 )
+
+// satRate is the most responses a second a shard's ring holds a minute
+// of (ringMax / Lookback). A shard busier than that cannot replay a
+// loop's lookback from its ring: while no loop is open there, its front
+// stops handing responses over (they cost the scan for nothing), and the
+// loops that open then go to the second read.
+const satRate = ringMax / 60
 
 // liveEvent is what a front hands its engine.
 type liveEvent struct {
@@ -114,17 +125,19 @@ type liveResult struct{ rrl *report.RRL }
 func (r *liveResult) RRL() *report.RRL { return r.rrl }
 
 // liveFront is a shard's detect.WhatIf: it turns the detector's calls into
-// events for the engine.
+// events for the engine, on the shard's goroutine (an engine of its own
+// beside each shard was tried: the two cores are busy with the feed and
+// the shards already, and it cost more CPU than it saved).
 type liveFront struct {
-	lv      *Live
-	async   bool
-	cur     []liveEvent
-	ch      chan []liveEvent
-	free    chan []liveEvent
-	done    chan struct{}
-	flushed bool
-	nextH   int32
-	freeH   []int32
+	lv    *Live
+	nextH int32
+	freeH []int32
+	open  int // loops open (started, not ended)
+	// The responses of the current second of capture time, and whether
+	// the last whole second had more than satRate.
+	sec      int64
+	secCount int
+	sat      bool
 	// The last response's endpoints and their words.
 	lastServer, lastClient netip.AddrPort
 	sw, cw                 words
@@ -134,44 +147,11 @@ var _ detect.WhatIf = (*liveFront)(nil)
 
 // LiveWhatIf makes a shard's what-if (scan.Options.WhatIf).
 func LiveWhatIf(info scan.ObserveInfo) detect.WhatIf {
-	fr := &liveFront{lv: NewLive(info.Inputs), async: info.Parallel}
-	if fr.async {
-		fr.ch, fr.free, fr.done = make(chan []liveEvent, 4), make(chan []liveEvent, 6), make(chan struct{})
-		go func() {
-			defer close(fr.done)
-			for b := range fr.ch {
-				for i := range b {
-					fr.lv.handle(&b[i])
-				}
-				select {
-				case fr.free <- b[:0]:
-				default:
-				}
-			}
-		}()
-	}
-	return fr
+	return &liveFront{lv: NewLive(info.Inputs)}
 }
 
-// push hands ev on: at once without a goroutine, in a batch with one.
-func (fr *liveFront) push(ev liveEvent) {
-	if !fr.async {
-		fr.lv.handle(&ev)
-		return
-	}
-	if fr.cur == nil {
-		select {
-		case fr.cur = <-fr.free:
-		default:
-			fr.cur = make([]liveEvent, 0, batchMax)
-		}
-	}
-	fr.cur = append(fr.cur, ev)
-	if len(fr.cur) == batchMax {
-		fr.ch <- fr.cur
-		fr.cur = nil
-	}
-}
+// push hands ev to the engine.
+func (fr *liveFront) push(ev liveEvent) { fr.lv.handle(&ev) }
 
 func (fr *liveFront) endpoints(server, client netip.AddrPort) {
 	if server != fr.lastServer || client != fr.lastClient {
@@ -182,6 +162,13 @@ func (fr *liveFront) endpoints(server, client netip.AddrPort) {
 
 // Response implements detect.WhatIf.
 func (fr *liveFront) Response(r *detect.WhatIfResponse) {
+	if s := r.Time / 1e9; s != fr.sec {
+		fr.second(s, r.Time)
+	}
+	fr.secCount++
+	if fr.sat && fr.open == 0 && r.Loop == 0 {
+		return
+	}
 	fr.endpoints(r.Server, r.Client)
 	ev := liveEvent{kind: evResponse, h: r.Loop, time: r.Time, ref: packRef(r.Ref), server: fr.sw, client: fr.cw,
 		sport: r.Server.Port(), cport: r.Client.Port()}
@@ -192,6 +179,30 @@ func (fr *liveFront) Response(r *detect.WhatIfResponse) {
 		ev.f.qname, ev.f.zone = rrl.NameKeys(info.QName.Data[:info.QName.Length])
 	}
 	fr.push(ev)
+}
+
+// Repeat implements detect.WhatIf.
+func (fr *liveFront) Repeat(h int32, t int64, ref detect.PacketRef, unparsed bool) {
+	if s := t / 1e9; s != fr.sec {
+		fr.second(s, t)
+	}
+	fr.secCount++
+	fr.push(liveEvent{kind: evRepeat, h: h, time: t, ref: packRef(ref), f: respFields{unparsed: unparsed}})
+}
+
+// second moves to second s of capture time, at t: a second busier than
+// satRate stops the responses from being handed over while no loop is
+// open; one under half of it hands them over again.
+func (fr *liveFront) second(s, t int64) {
+	switch {
+	case !fr.sat && fr.secCount > satRate && s == fr.sec+1:
+		fr.sat = true
+		fr.push(liveEvent{kind: evGap, time: t})
+	case fr.sat && (fr.secCount < satRate/2 || s != fr.sec+1):
+		fr.sat = false
+		fr.push(liveEvent{kind: evNoGap, time: t})
+	}
+	fr.sec, fr.secCount = s, 0
 }
 
 // Start implements detect.WhatIf.
@@ -211,6 +222,7 @@ func (fr *liveFront) Start(client, server netip.AddrPort, first detect.PacketRef
 		ev.answer = packRef(answer)
 	}
 	fr.push(ev)
+	fr.open++
 	return h
 }
 
@@ -224,22 +236,11 @@ func (fr *liveFront) End(h int32, reported bool, l *detect.Loop) {
 	}
 	fr.push(ev)
 	fr.freeH = append(fr.freeH, h)
+	fr.open--
 }
 
-// Flush implements detect.WhatIf: every event is handled when it
-// returns.
-func (fr *liveFront) Flush() {
-	if !fr.async || fr.flushed {
-		return
-	}
-	fr.flushed = true
-	if len(fr.cur) > 0 {
-		fr.ch <- fr.cur
-		fr.cur = nil
-	}
-	close(fr.ch)
-	<-fr.done
-}
+// Flush implements detect.WhatIf: the events are handled as they come.
+func (fr *liveFront) Flush() {}
 
 // Live is a shard's engine: it replays the what-if from the events of
 // its front.
@@ -262,7 +263,26 @@ type Live struct {
 	decided    []decidedRec // circular: responses decided live outside a loop
 	nDecided   uint64
 	resp       rrl.Replayed // reused: nothing escapes per response
+	// The front stopped handing responses over (gap), or did until
+	// gapEnd: a lookback before then is not in the ring.
+	gap    bool
+	gapEnd int64
+	// live lists the live units: found by a scan of a few, rather than
+	// the map, per response.
+	live []*liveUnit
+	// gaps are the units retired ringless, with the last time the ring
+	// lacks of them (at most maxGaps; beyond, allGap holds them all).
+	gaps   map[unitKey]int64
+	allGap int64
 }
+
+// maxGaps bounds the ringless units remembered one by one.
+const maxGaps = 1 << 12
+
+// fastAfter is the responses a loop is judged in full before its
+// repeats may take the fast path: a short loop leaves its unit in the
+// ring, so that a loop of the same prefix a little later replays it.
+const fastAfter = 1 << 16
 
 // decidedRec is a response decided live outside a loop: a loop that
 // opens later may count it (its trigger's answer).
@@ -292,7 +312,11 @@ type liveUnit struct {
 	// second read.
 	solo  int32 // a handle, 0 when none
 	stale uint32
-	since int64 // the start of the window its replay began with
+	// ringless: some of its responses were not kept in the ring (the
+	// last at lastUnrecorded): the ring cannot replay it any more.
+	ringless       bool
+	lastUnrecorded int64
+	since          int64 // the start of the window its replay began with
 	// recent holds the times of its newest responses (recent[responses
 	// % recentN]): a loop's count of them at its start and end is read
 	// there, not in the ring, where other units' records lie between.
@@ -330,6 +354,7 @@ type liveLoop struct {
 	unit          *liveUnit
 	judge         *rrl.Judge
 	client        netip.Addr
+	cw            words
 	cport         uint16
 	rank          uint64
 	base          uint64 // the unit's responses before the loop's window opened
@@ -344,11 +369,15 @@ type liveLoop struct {
 	resp  rrl.Replayed
 	lastF respFields
 	fresh bool // resp holds a response
+	// skipOnly: every scenario its verdict has not settled skipped its
+	// last response.
+	skipOnly bool
 }
 
 // NewLive is the engine of a shard of a stream with inputs.
 func NewLive(inputs []string) *Live {
-	return &Live{inputs: inputs, scen: rrl.Scenarios(), heads: make([]uint64, 1<<headBits), units: map[unitKey]*liveUnit{}}
+	return &Live{inputs: inputs, scen: rrl.Scenarios(), heads: make([]uint64, 1<<headBits), units: map[unitKey]*liveUnit{},
+		gapEnd: -1 << 63, gaps: map[unitKey]int64{}, allGap: -1 << 63}
 }
 
 func (k *unitKey) hash() uint64 {
@@ -367,6 +396,18 @@ func (lv *Live) handle(ev *liveEvent) {
 		lv.start(ev)
 	case evEnd:
 		lv.end(ev)
+	case evRepeat:
+		lp := &lv.loops[ev.h-1]
+		unparsed := ev.f.unparsed
+		ev.f = lp.lastF
+		ev.f.unparsed = unparsed
+		u := lp.unit
+		ev.server, ev.sport, ev.client, ev.cport = u.key.srv, u.key.port, lp.cw, lp.cport
+		lv.response(ev)
+	case evGap:
+		lv.gap = true
+	case evNoGap:
+		lv.gap, lv.gapEnd = false, ev.time
 	}
 }
 
@@ -375,7 +416,17 @@ func (lv *Live) key(ev *liveEvent) (unitKey, uint64) {
 	k := unitKey{ev.server, ev.sport, ev.client.prefix()}
 	if k != lv.lastKey || lv.lastHash == 0 {
 		lv.lastKey, lv.lastHash = k, k.hash()
-		lv.lastUnit = lv.units[k]
+		lv.lastUnit = nil
+		if len(lv.live) <= 8 {
+			for _, u := range lv.live {
+				if u.key == k {
+					lv.lastUnit = u
+					break
+				}
+			}
+		} else {
+			lv.lastUnit = lv.units[k]
+		}
 	}
 	return k, lv.lastHash
 }
@@ -385,6 +436,22 @@ func (lv *Live) response(ev *liveEvent) {
 		// A loop's response: its unit is live, its key known.
 		lp := &lv.loops[ev.h-1]
 		u := lp.unit
+		if lp.skipOnly && lp.rank >= fastAfter && u.solo == ev.h && ev.f == lp.lastF {
+			// A long loop's last response again (the seed's FORMERR
+			// to junk), alone in its unit: every scenario not settled
+			// skips it, without state (BIND and Knot never see a
+			// FORMERR to junk), so nothing is decided and the ring
+			// need not keep it (the unit is ringless from then on: a
+			// loop of it within Lookback of its end goes to the
+			// second read).
+			u.note(ev.time)
+			u.ringless = true
+			u.lastUnrecorded = ev.time
+			lp.last = u.responses
+			lp.rank++
+			lp.judge.AddSkipped()
+			return
+		}
 		lv.record(u.hash, ev)
 		resp := &lp.resp
 		if !lp.fresh || ev.f != lp.lastF {
@@ -394,6 +461,7 @@ func (lv *Live) response(ev *liveEvent) {
 		resp.Time = ev.time
 		ds := lv.decide(u, &resp.Response)
 		lv.judge(lp, resp, ev.ref, ds)
+		lp.skipOnly = skipsAll(ds, lp.judge.Settled())
 		return
 	}
 	_, h := lv.key(ev)
@@ -408,6 +476,17 @@ func (lv *Live) response(ev *liveEvent) {
 	d := &lv.decided[lv.nextDecided()]
 	d.ref, d.time, d.unit, d.gen, d.resp = ev.ref, ev.time, u, u.gen, resp.Response
 	copy(d.ds[:], ds)
+}
+
+// skipsAll reports whether every scenario not settled skipped the
+// response.
+func skipsAll(ds []rrl.Decision, settled uint32) bool {
+	for i, d := range ds {
+		if settled&(1<<i) == 0 && !d.Skipped {
+			return false
+		}
+	}
+	return true
 }
 
 // decide passes r through u's limiters, but those of the scenarios its
@@ -445,8 +524,8 @@ func (lv *Live) record(h uint64, ev *liveEvent) {
 	if s := lv.heads[b]; s != 0 && lv.seq-(s-1) < ringMax {
 		prev = uint32(lv.seq - (s - 1))
 	}
-	lv.ring[lv.seq%ringMax] = liveRec{time: ev.time, ref: ev.ref, uhash: h, client: ev.client, qname: ev.f.qname, zone: ev.f.zone,
-		prev: prev, cport: ev.cport, qtype: ev.f.qtype, qclass: ev.f.qclass, kind: ev.f.kind, rcode: ev.f.rcode, unpars: ev.f.unparsed}
+	lv.ring[lv.seq%ringMax] = liveRec{time: ev.time, ref: ev.ref, uhash: uint32(h), client: ev.client, qname: ev.f.qname, zone: ev.f.zone,
+		prev: prev, cport: ev.cport, qtype: ev.f.qtype, qclass: uint8(ev.f.qclass), kind: ev.f.kind, rcode: ev.f.rcode, unpars: ev.f.unparsed}
 	lv.seq++
 	lv.heads[b] = lv.seq
 }
@@ -469,7 +548,7 @@ func (lv *Live) judge(lp *liveLoop, resp *rrl.Replayed, ref uint64, ds []rrl.Dec
 
 func (lv *Live) start(ev *liveEvent) {
 	k, h := lv.key(ev)
-	lp := liveLoop{client: ev.client.addr(), cport: ev.cport, first: ev.ref, answer: ev.answer, firstResp: ev.firstResp}
+	lp := liveLoop{client: ev.client.addr(), cw: ev.client, cport: ev.cport, first: ev.ref, answer: ev.answer, firstResp: ev.firstResp}
 	if n := len(lv.freeJudges); n > 0 {
 		lp.judge = lv.freeJudges[n-1]
 		lv.freeJudges = lv.freeJudges[:n-1]
@@ -534,7 +613,7 @@ func (lv *Live) walk(h uint64, fn func(r *liveRec) bool) {
 	oldest := lv.oldest()
 	for seq := s - 1; seq >= oldest; {
 		r := &lv.ring[seq%ringMax]
-		if r.uhash == h && !fn(r) {
+		if r.uhash == uint32(h) && !fn(r) {
 			return
 		}
 		if r.prev == 0 || uint64(r.prev) > seq {
@@ -546,6 +625,9 @@ func (lv *Live) walk(h uint64, fn func(r *liveRec) bool) {
 
 // covers reports whether the ring still holds every record from t on.
 func (lv *Live) covers(t int64) bool {
+	if lv.gap || t < lv.gapEnd {
+		return false // the front handed none over for a while
+	}
 	return lv.seq <= ringMax || lv.ring[lv.oldest()%ringMax].time <= t
 }
 
@@ -574,6 +656,7 @@ func (lv *Live) activate(k unitKey) *liveUnit {
 	}
 	u.key, u.hash = k, k.hash()
 	lv.units[k] = u
+	lv.live = append(lv.live, u)
 	if lv.lastKey == k {
 		lv.lastUnit = u
 	}
@@ -582,13 +665,38 @@ func (lv *Live) activate(k unitKey) *liveUnit {
 
 // retire ends a unit with no loop open.
 func (lv *Live) retire(u *liveUnit) {
+	if u.ringless {
+		// A loop that opens here within Lookback would replay a ring
+		// without these responses.
+		if len(lv.gaps) >= maxGaps {
+			for k, t := range lv.gaps {
+				if t < u.lastUnrecorded-int64(Lookback) {
+					delete(lv.gaps, k)
+				}
+			}
+		}
+		if len(lv.gaps) < maxGaps {
+			lv.gaps[u.key] = u.lastUnrecorded
+		} else {
+			lv.allGap = max(lv.allGap, u.lastUnrecorded)
+		}
+	}
 	delete(lv.units, u.key)
+	for i, v := range lv.live {
+		if v == u {
+			lv.live[i] = lv.live[len(lv.live)-1]
+			lv.live[len(lv.live)-1] = nil
+			lv.live = lv.live[:len(lv.live)-1]
+			break
+		}
+	}
 	if lv.lastUnit == u {
 		lv.lastUnit = nil
 	}
 	u.lims.Reset()
 	u.gen++
 	u.responses, u.open, u.solo, u.stale = 0, 0, 0, 0
+	u.ringless, u.lastUnrecorded = false, 0
 	if len(lv.freeUnits) < maxFree {
 		lv.freeUnits = append(lv.freeUnits, u)
 	}
@@ -606,15 +714,15 @@ func (lv *Live) replay(lp *liveLoop, h uint64, t int64) {
 		recs = append(recs, r)
 		return true
 	})
-	if !lv.covers(t) {
-		lp.inexact = true // the ring no longer reaches back to t
+	if !lv.covers(t) || lv.gaps[lp.unit.key] >= t || lv.allGap >= t {
+		lp.inexact = true // the ring no longer reaches back to t, or lacks responses of the unit
 	}
 	u := lp.unit
 	found := 0
 	for i := len(recs) - 1; i >= 0; i-- {
 		r := recs[i]
 		client := r.client.addr()
-		f := respFields{kind: r.kind, rcode: r.rcode, unparsed: r.unpars, qtype: r.qtype, qclass: r.qclass, qname: r.qname, zone: r.zone}
+		f := respFields{kind: r.kind, rcode: r.rcode, unparsed: r.unpars, qtype: r.qtype, qclass: uint16(r.qclass), qname: r.qname, zone: r.zone}
 		resp := &lv.resp
 		*resp = rrl.Replayed{Response: f.response(r.time, client)}
 		ds := u.lims.Decide(&resp.Response)
@@ -635,7 +743,7 @@ func (lv *Live) replay(lp *liveLoop, h uint64, t int64) {
 // judges its own among them.
 func (lv *Live) rebuild(lp *liveLoop, h uint64) {
 	u := lp.unit
-	if !lv.covers(u.since) {
+	if u.ringless || !lv.covers(u.since) {
 		lp.inexact = true
 		return
 	}
@@ -652,7 +760,7 @@ func (lv *Live) rebuild(lp *liveLoop, h uint64) {
 	for i := len(recs) - 1; i >= 0; i-- {
 		r := recs[i]
 		client := r.client.addr()
-		f := respFields{kind: r.kind, rcode: r.rcode, unparsed: r.unpars, qtype: r.qtype, qclass: r.qclass, qname: r.qname, zone: r.zone}
+		f := respFields{kind: r.kind, rcode: r.rcode, unparsed: r.unpars, qtype: r.qtype, qclass: uint16(r.qclass), qname: r.qname, zone: r.zone}
 		resp := &lv.resp
 		*resp = rrl.Replayed{Response: f.response(r.time, client)}
 		ds := u.lims.Decide(&resp.Response)
