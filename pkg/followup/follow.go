@@ -20,6 +20,26 @@ import (
 // replay of the whole capture would reach.
 const Lookback = 60 * time.Second
 
+// windowQuantum aligns the start of a loop's replay: it begins at the
+// last multiple of windowQuantum (in capture time since 1970) at least
+// Lookback before the loop's earliest packet (windowStart), so that the
+// loops of a server and prefix that begin within one quantum replay the
+// same responses from the same start, and share one replay: a prefix
+// with a loop every few milliseconds replays its minute once per
+// quantum, not once per loop.
+const windowQuantum = 10 * time.Second
+
+// windowStart is where the replay of a loop whose earliest packet is at
+// from begins.
+func windowStart(from int64) int64 {
+	t := from - int64(Lookback)
+	r := t % int64(windowQuantum)
+	if r < 0 {
+		r += int64(windowQuantum)
+	}
+	return t - r
+}
+
 // maxFree bounds the units kept for reuse.
 const maxFree = 64
 
@@ -43,7 +63,8 @@ type follow struct {
 	cw    words // the client's address
 	sw    words // the server's address
 	pfx   words // the client's prefix
-	begin int64
+	begin int64 // windowStart(from)
+	from  int64 // the loop's earliest packet (its trigger's, or its first)
 	end   int64 // the loop's last packet, as the scan saw it
 	start int64 // the loop's first packet
 	first ref
@@ -62,11 +83,13 @@ type follow struct {
 	series    bool
 
 	// The what-if: the unit replaying the server's responses to the
-	// client's prefix, shared with the other loops of that server and
-	// prefix; the judge of this loop's responses (made at its first);
-	// the unit's responses count when the loop's window opened and
-	// closed.
+	// client's prefix from the loop's window on (its own: see unit.go),
+	// made at the loop's earliest packet (waiting until then); the judge
+	// of this loop's responses (made at its first); the unit's responses
+	// count when the loop's window opened and closed.
 	unit              *unit
+	waiting           bool
+	crowded, lost     bool // not replayed: more than maxPerKey loops at once, or maxKeyRecs responses before it
 	judge             *rrl.Judge
 	respRank          uint64
 	respBase, respEnd uint64
@@ -86,25 +109,24 @@ type streamFollow struct {
 	idle    int64
 	inputs  []string
 	pending []*follow // by begin, not active yet
-	// byBegin are the loops by begin, to start counting their responses
-	// when their earliest packet's time comes (begin + Lookback).
+	// byBegin are the loops by their earliest packet's time (from), to
+	// start counting their responses when it comes.
 	byBegin   []*follow
 	nextCount int
 	next      int
 	active    []*follow
 	// byFlow indexes the active loops by their 5-tuple; pfxCount
-	// counts them by client prefix; wants lists those whose what-if
-	// waits for its unit (unitFor).
+	// counts them by client prefix.
 	byFlow   map[flowKey][]*follow
-	wants    map[unitKey][]*follow
 	pfxCount map[words]int
-	// units replay the servers' responses, one per server and client
-	// prefix with a loop followed.
-	units     map[unitKey]*unit
+	// keys hold the what-if's state of each server and client prefix
+	// with a loop followed (its window open).
+	keys      map[unitKey]*keyState
 	replaying int // active loops with a what-if
-	// Units and judges of loops done, kept for the next: a capture of a
-	// million loops must not allocate a replay for each.
+	// Units, key states and judges of loops done, kept for the next: a
+	// capture of a million loops must not allocate a replay for each.
 	freeUnits  []*unit
+	freeKeys   []*keyState
 	freeJudges []*rrl.Judge
 	scenarios  []rrl.Scenario
 	due        dueHeap // active loops by the time they may end by the clock
@@ -159,15 +181,15 @@ func (sf *streamFollow) advance(t int64) {
 		sf.next++
 		sf.activate(f)
 	}
-	for sf.nextCount < len(sf.byBegin) && sf.byBegin[sf.nextCount].begin+int64(Lookback) <= sf.clock {
+	for sf.nextCount < len(sf.byBegin) && sf.byBegin[sf.nextCount].from <= sf.clock {
 		// The loop's earliest packet: its what-if counts the unit's
 		// responses from here (the minute before is replayed, not
 		// counted).
 		f := sf.byBegin[sf.nextCount]
 		sf.byBegin[sf.nextCount] = nil
 		sf.nextCount++
-		if f.unit != nil {
-			f.respBase = f.unit.responses
+		if f.waiting {
+			sf.open(f)
 		}
 	}
 	for len(sf.due) > 0 && sf.due[0].due <= sf.clock {
@@ -192,12 +214,19 @@ func (sf *streamFollow) activate(f *follow) {
 		// some traffic of theirs comes (unitFor): a loop waiting for
 		// its window's first packet holds none.
 		k := f.unitKey()
-		if u := sf.units[k]; u != nil {
-			u.refs++
-			f.unit, f.respBase = u, u.responses
-		} else {
-			sf.wants[k] = append(sf.wants[k], f)
+		ks := sf.keys[k]
+		if ks == nil {
+			if n := len(sf.freeKeys); n > 0 {
+				ks = sf.freeKeys[n-1]
+				sf.freeKeys = sf.freeKeys[:n-1]
+			} else {
+				ks = &keyState{}
+			}
+			ks.reset()
+			sf.keys[k] = ks
 		}
+		ks.waiting++
+		f.waiting = true
 	}
 	f.pos = len(sf.active)
 	sf.active = append(sf.active, f)
@@ -223,17 +252,8 @@ func (sf *streamFollow) retire(f *follow) {
 	if f.rrl {
 		sf.replaying--
 	}
-	if u := f.unit; u != nil {
-		if u.refs--; u.refs == 0 {
-			delete(sf.units, f.unitKey())
-			u.reset()
-			if len(sf.freeUnits) < maxFree {
-				sf.freeUnits = append(sf.freeUnits, u)
-			}
-		}
-		f.unit = nil
-	} else if f.rrl {
-		drop(sf.wants, f.unitKey(), f)
+	if f.rrl {
+		sf.release(f)
 	}
 	last := sf.active[len(sf.active)-1]
 	sf.active[f.pos], last.pos = last, f.pos
@@ -384,15 +404,28 @@ func (sf *streamFollow) Frame(fr *scan.Frame) {
 	sf.checkDone()
 }
 
-// unitFor is the unit of k, made when a loop whose what-if replays k
-// waits for one.
-func (sf *streamFollow) unitFor(k unitKey) *unit {
-	if u := sf.units[k]; u != nil {
-		return u
+// open makes the unit of f, at its earliest packet: it replays the
+// responses of the loop's window kept until then.
+func (sf *streamFollow) open(f *follow) {
+	ks := sf.keys[f.unitKey()]
+	f.waiting = false
+	ks.waiting--
+	switch {
+	case ks.lost >= f.begin:
+		f.lost = true
+		return
 	}
-	fs := sf.wants[k]
-	if len(fs) == 0 {
-		return nil
+	for _, u := range ks.units {
+		if u.start == f.begin {
+			// A loop of the same quantum: the same replay.
+			u.loops++
+			f.unit, f.respBase = u, u.responses
+			return
+		}
+	}
+	if len(ks.units) >= maxPerKey {
+		f.crowded = true
+		return
 	}
 	var u *unit
 	if n := len(sf.freeUnits); n > 0 {
@@ -401,31 +434,82 @@ func (sf *streamFollow) unitFor(k unitKey) *unit {
 	} else {
 		u = newUnit(sf.scenarios)
 	}
-	sf.units[k] = u
-	for _, f := range fs {
-		u.refs++
-		f.unit, f.respBase = u, 0
+	for i := ks.head; i < len(ks.recs); i++ {
+		if r := &ks.recs[i]; r.Time >= f.begin {
+			u.lims.Decide(r)
+		}
 	}
-	delete(sf.wants, k)
-	return u
+	u.responses, u.start, u.loops = 0, f.begin, 1
+	f.unit, f.respBase = u, 0
+	ks.units = append(ks.units, u)
 }
 
-// whatIf shows a datagram to the units it concerns: a request from a
-// client prefix to a server, or the server's response, decided once and
-// judged by each loop whose packet it is.
-func (sf *streamFollow) whatIf(fr *scan.Frame, src, dst words, cand []*follow) {
-	p := fr.Packet
-	if u := sf.unitFor(unitKey{dst, p.Dst.Port(), src.prefix()}); u != nil {
-		u.request(p, &sf.info)
-	}
-	u := sf.unitFor(unitKey{src, p.Src.Port(), dst.prefix()})
-	if u == nil {
+// release ends f's part in the what-if of its server and prefix.
+func (sf *streamFollow) release(f *follow) {
+	k := f.unitKey()
+	ks := sf.keys[k]
+	if ks == nil {
 		return
 	}
-	r, ds, ok := u.response(fr, &sf.info)
+	if f.waiting {
+		f.waiting = false
+		ks.waiting--
+	}
+	if u := f.unit; u != nil {
+		f.unit = nil
+		if u.loops--; u.loops > 0 {
+			return
+		}
+		for i, v := range ks.units {
+			if v == u {
+				ks.units = append(ks.units[:i], ks.units[i+1:]...)
+				break
+			}
+		}
+		u.reset()
+		if len(sf.freeUnits) < maxFree {
+			sf.freeUnits = append(sf.freeUnits, u)
+		}
+	}
+	if ks.waiting == 0 && len(ks.units) == 0 {
+		delete(sf.keys, k)
+		if len(sf.freeKeys) < maxFree {
+			ks.reset()
+			sf.freeKeys = append(sf.freeKeys, ks)
+		}
+	}
+}
+
+// whatIf shows a datagram to the what-if of the server and prefix it
+// concerns: a request from a client prefix to a server, or the server's
+// response, kept for the loops waiting and decided by the unit of each
+// loop open, and judged by the loop when the packet is its.
+func (sf *streamFollow) whatIf(fr *scan.Frame, src, dst words, cand []*follow) {
+	p := fr.Packet
+	if ks := sf.keys[unitKey{dst, p.Dst.Port(), src.prefix()}]; ks != nil {
+		ks.cls.request(p, &sf.info)
+	}
+	ks := sf.keys[unitKey{src, p.Src.Port(), dst.prefix()}]
+	if ks == nil {
+		return
+	}
+	r, ok := ks.cls.response(fr, &sf.info)
 	if !ok {
 		return
 	}
+	if ks.waiting > 0 {
+		ks.keep(&r, windowStart(sf.clock))
+	}
+	for _, u := range ks.units {
+		sf.decide(u, r, fr, cand)
+	}
+}
+
+// decide passes a server's response r, in frame fr, through u.
+func (sf *streamFollow) decide(u *unit, resp rrl.Response, fr *scan.Frame, cand []*follow) {
+	u.responses++
+	r := rrl.Replayed{Response: resp}
+	ds := u.lims.Decide(&r.Response)
 	ref := rrl.Ref{Source: fr.Input, Frame: fr.Frame}
 	for _, f := range cand {
 		if f.unit != u || !f.hitLoop || f.endSet {
@@ -545,7 +629,9 @@ func (f *follow) finish(sc []rrl.Scenario) {
 		out.Extract = x
 		f.w = nil
 	}
-	if f.rrl {
+	if f.rrl && (f.crowded || f.lost) {
+		out.RRL = crowdedRRL(f.l, out.Prefix, f.lost)
+	} else if f.rrl {
 		f.closeWindow()
 		j := f.judge
 		if j == nil {
@@ -576,8 +662,17 @@ func newStreamFollow(inputs []string, follows []*follow, idle time.Duration) *st
 		return 0
 	})
 	sf := &streamFollow{idle: int64(idle), inputs: inputs, pending: follows, pfxCount: map[words]int{},
-		byFlow: map[flowKey][]*follow{}, wants: map[unitKey][]*follow{}, units: map[unitKey]*unit{}, clock: -1 << 63, scenarios: rrl.Scenarios()}
+		byFlow: map[flowKey][]*follow{}, keys: map[unitKey]*keyState{}, clock: -1 << 63, scenarios: rrl.Scenarios()}
 	sf.byBegin = slices.Clone(follows)
+	slices.SortStableFunc(sf.byBegin, func(a, b *follow) int {
+		switch {
+		case a.from < b.from:
+			return -1
+		case a.from > b.from:
+			return 1
+		}
+		return 0
+	})
 	for _, f := range follows {
 		sf.extract = sf.extract || f.w != nil || f.out.wantExtract
 	}

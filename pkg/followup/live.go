@@ -2,6 +2,7 @@ package followup
 
 import (
 	"net/netip"
+	"runtime/debug"
 
 	"github.com/pongscan/pongscan/pkg/detect"
 	"github.com/pongscan/pongscan/pkg/report"
@@ -21,23 +22,23 @@ import (
 //
 // The engine keeps every response in a ring of the shard's latest
 // (liveRec, 64 bytes, at most ringMax of them: Lookback of traffic
-// unless the shard sees more than 4,400 responses a second). When a loop
-// opens, its unit's limiters replay the unit's records from Lookback
-// before the trigger, then decide each response as it comes; each loop's
-// judge takes the decisions on its own responses, and a loop that opens
-// while another of its unit is open shares the state. When the last loop
-// of a unit ends, the unit goes: a later loop replays the ring again, the
-// same responses in the same order. When the ring no longer holds a
-// loop's lookback, or a response the loop needs was decided before it
-// opened and is no longer known, the loop's what-if is left to the second
-// read (its result holds no verdicts).
+// unless the shard sees more than 4,400 responses a second; fewer under a
+// small memory limit, see ringCap). When a loop
+// opens, a unit of its own replays the ring's records of its server and
+// client prefix from Lookback before the loop's earliest packet, then
+// decides each of their responses as it comes, and the loop's judge takes
+// the decisions on its own responses (a loop's replay is its own, as in
+// the second read: see unit.go). When the loop ends, its unit goes. When
+// the ring no longer holds a loop's lookback, the loop's what-if is left
+// to the second read (its result holds no verdicts).
 
 // ringMax bounds the records an engine keeps (64 bytes each: at most
-// 16.8 MB); headBits sizes the hash of units.
+// 16.8 MB), fewer under a small memory limit (ringCap, at least ringMin);
+// headBits sizes the hash of units.
 const (
-	ringMax    = 1 << 18
-	headBits   = 16
-	decidedMax = 1 << 12 // responses decided live outside a loop, kept for a loop that opens after them
+	ringMax  = 1 << 18
+	ringMin  = 1 << 12
+	headBits = 16
 )
 
 // liveRec is a response in the ring: a loop that opens within Lookback
@@ -92,12 +93,32 @@ const (
 	evRepeat // a response of loop h like its last (f.unparsed only is set)
 )
 
-// satRate is the most responses a second a shard's ring holds a minute
-// of (ringMax / Lookback). A shard busier than that cannot replay a
+// satRate is the most responses a second a ring of max records holds a
+// minute of (max / Lookback). A shard busier than that cannot replay a
 // loop's lookback from its ring: while no loop is open there, its front
 // stops handing responses over (they cost the scan for nothing), and the
 // loops that open then go to the second read.
-const satRate = ringMax / 60
+func satRate(max uint64) int { return int(max / 60) }
+
+// ringCap is the most records a shard's ring may grow to under the Go
+// memory limit in force (debug.SetMemoryLimit, set from a cgroup's limit
+// or RLIMIT_AS, or GOMEMLIMIT): a sixteenth of it, so that eight shards'
+// rings take half, and the scan itself the rest. Under a small limit the
+// ring holds less than Lookback of a busy shard, and its loops go to the
+// second read, which is exact and holds no responses: the what-if costs
+// time there, not memory.
+func ringCap() uint64 {
+	limit := debug.SetMemoryLimit(-1)
+	n := uint64(ringMax)
+	if limit > 0 && uint64(limit)/16/64 < n {
+		n = uint64(limit) / 16 / 64
+	}
+	c := uint64(ringMin)
+	for c*2 <= n {
+		c *= 2
+	}
+	return c
+}
 
 // liveEvent is what a front hands its engine.
 type liveEvent struct {
@@ -191,14 +212,15 @@ func (fr *liveFront) Repeat(h int32, t int64, ref detect.PacketRef, unparsed boo
 }
 
 // second moves to second s of capture time, at t: a second busier than
-// satRate stops the responses from being handed over while no loop is
-// open; one under half of it hands them over again.
+// satRate, when the ring can no longer hold Lookback, stops the responses
+// from being handed over while no loop is open; one under half of it
+// hands them over again.
 func (fr *liveFront) second(s, t int64) {
 	switch {
-	case !fr.sat && fr.secCount > satRate && s == fr.sec+1:
+	case !fr.sat && fr.secCount > satRate(fr.lv.max) && s == fr.sec+1 && fr.lv.short(t):
 		fr.sat = true
 		fr.push(liveEvent{kind: evGap, time: t})
-	case fr.sat && (fr.secCount < satRate/2 || s != fr.sec+1):
+	case fr.sat && (fr.secCount < satRate(fr.lv.max)/2 || s != fr.sec+1):
 		fr.sat = false
 		fr.push(liveEvent{kind: evNoGap, time: t})
 	}
@@ -248,11 +270,15 @@ type Live struct {
 	inputs []string
 	scen   []rrl.Scenario
 
-	ring  []liveRec // circular: the record with sequence s is ring[s%ringMax]
+	ring  []liveRec // circular: the record with sequence s is ring[s&mask]
+	mask  uint64    // max-1
+	max   uint64    // the ring's size (ringCap), a power of two
 	seq   uint64    // records ever appended
 	heads []uint64  // by unit hash: 1 + the sequence of its newest record
+	// units are the live units by key: the first of each key's list
+	// (liveUnit.next).
 	units map[unitKey]*liveUnit
-	// The last unit found, for the next response (a loop's unit, mostly).
+	// The last key's units found, for the next response.
 	lastKey  unitKey
 	lastHash uint64
 	lastUnit *liveUnit
@@ -260,8 +286,6 @@ type Live struct {
 	loops      []liveLoop // by handle-1
 	freeUnits  []*liveUnit
 	freeJudges []*rrl.Judge
-	decided    []decidedRec // circular: responses decided live outside a loop
-	nDecided   uint64
 	resp       rrl.Replayed // reused: nothing escapes per response
 	// The front stopped handing responses over (gap), or did until
 	// gapEnd: a lookback before then is not in the ring.
@@ -284,43 +308,61 @@ const maxGaps = 1 << 12
 // ring, so that a loop of the same prefix a little later replays it.
 const fastAfter = 1 << 16
 
-// decidedRec is a response decided live outside a loop: a loop that
-// opens later may count it (its trigger's answer).
-type decidedRec struct {
-	ref  uint64
-	time int64
-	unit *liveUnit
-	gen  uint64 // the unit's generation when decided
-	ds   [maxScenarios]rrl.Decision
-	resp rrl.Response
-}
-
-const maxScenarios = 9
-
-// liveUnit replays one server's responses to one client prefix while a
-// loop of theirs is open.
+// liveUnit replays one server's responses to one client prefix for the
+// loops of theirs whose replay begins at start (windowStart), from there
+// on, while one of them is open.
 type liveUnit struct {
-	key       unitKey
-	hash      uint64
-	gen       uint64 // bumped at each reuse
+	key    unitKey
+	hash   uint64
+	next   *liveUnit // the next unit of the key
+	start  int64
+	owners []int32 // the handles of its loops
+	// stale: scenarios its only loop's verdict settled, no longer
+	// decided; inexact: its replay lacked responses. No other loop may
+	// join it.
+	stale   uint32
+	inexact bool
+	// log holds its newest decisions (log[n % unitLogN]): a loop that
+	// joins it judges there those of its responses decided before it
+	// opened.
+	log       [unitLogN]unitLog
+	nlog      uint64
 	lims      *rrl.Limiters
 	responses uint64 // replayed since the unit went live
-	open      int    // loops open
-	// solo is the unit's one loop while it has had no other since it
-	// went live: the scenarios its verdict settled are no longer decided
-	// (stale marks them), and a loop that joins later is left to the
-	// second read.
-	solo  int32 // a handle, 0 when none
-	stale uint32
 	// ringless: some of its responses were not kept in the ring (the
 	// last at lastUnrecorded): the ring cannot replay it any more.
 	ringless       bool
 	lastUnrecorded int64
-	since          int64 // the start of the window its replay began with
 	// recent holds the times of its newest responses (recent[responses
 	// % recentN]): a loop's count of them at its start and end is read
 	// there, not in the ring, where other units' records lie between.
 	recent [recentN]int64
+}
+
+// unitLogN is the decisions a live unit keeps for the loops that join
+// it.
+const unitLogN = 128
+
+// maxFreeLive bounds the live units (about 29 KB each, with their log)
+// kept for reuse: a capture of many short loops opens and retires
+// thousands a second, and unit made afresh for each left the collector
+// a gigabyte behind at 100,000 loops.
+const maxFreeLive = 1024
+
+type unitLog struct {
+	ref  uint64
+	resp rrl.Response
+	ds   [maxScenarios]rrl.Decision
+}
+
+const maxScenarios = 9
+
+// logged keeps a decision in u's log.
+func (u *liveUnit) logged(ref uint64, r *rrl.Response, ds []rrl.Decision) {
+	e := &u.log[u.nlog%unitLogN]
+	u.nlog++
+	e.ref, e.resp = ref, *r
+	copy(e.ds[:], ds)
 }
 
 // recentN is the responses times a live unit keeps.
@@ -351,7 +393,8 @@ func (u *liveUnit) newerThan(t int64, atOrAfter bool) (uint64, bool) {
 
 // liveLoop is a loop, or a run that may become one, being judged.
 type liveLoop struct {
-	unit          *liveUnit
+	unit          *liveUnit // nil: crowded out
+	key           unitKey
 	judge         *rrl.Judge
 	client        netip.Addr
 	cw            words
@@ -377,7 +420,7 @@ type liveLoop struct {
 // NewLive is the engine of a shard of a stream with inputs.
 func NewLive(inputs []string) *Live {
 	return &Live{inputs: inputs, scen: rrl.Scenarios(), heads: make([]uint64, 1<<headBits), units: map[unitKey]*liveUnit{},
-		gapEnd: -1 << 63, gaps: map[unitKey]int64{}, allGap: -1 << 63}
+		gapEnd: -1 << 63, gaps: map[unitKey]int64{}, allGap: -1 << 63, max: ringCap()}
 }
 
 func (k *unitKey) hash() uint64 {
@@ -401,8 +444,7 @@ func (lv *Live) handle(ev *liveEvent) {
 		unparsed := ev.f.unparsed
 		ev.f = lp.lastF
 		ev.f.unparsed = unparsed
-		u := lp.unit
-		ev.server, ev.sport, ev.client, ev.cport = u.key.srv, u.key.port, lp.cw, lp.cport
+		ev.server, ev.sport, ev.client, ev.cport = lp.key.srv, lp.key.port, lp.cw, lp.cport
 		lv.response(ev)
 	case evGap:
 		lv.gap = true
@@ -420,7 +462,7 @@ func (lv *Live) key(ev *liveEvent) (unitKey, uint64) {
 		if len(lv.live) <= 8 {
 			for _, u := range lv.live {
 				if u.key == k {
-					lv.lastUnit = u
+					lv.lastUnit = lv.units[k]
 					break
 				}
 			}
@@ -436,14 +478,21 @@ func (lv *Live) response(ev *liveEvent) {
 		// A loop's response: its unit is live, its key known.
 		lp := &lv.loops[ev.h-1]
 		u := lp.unit
-		if lp.skipOnly && lp.rank >= fastAfter && u.solo == ev.h && ev.f == lp.lastF {
+		if u == nil {
+			// Crowded out (see maxPerKey): its responses are the
+			// other loops' of its server and prefix.
+			lp.lastF = ev.f
+			lv.others(ev)
+			return
+		}
+		if lp.skipOnly && lp.rank >= fastAfter && len(u.owners) == 1 && u.next == nil && lv.units[u.key] == u && ev.f == lp.lastF {
 			// A long loop's last response again (the seed's FORMERR
-			// to junk), alone in its unit: every scenario not settled
-			// skips it, without state (BIND and Knot never see a
-			// FORMERR to junk), so nothing is decided and the ring
-			// need not keep it (the unit is ringless from then on: a
-			// loop of it within Lookback of its end goes to the
-			// second read).
+			// to junk), the only loop of its server and prefix: every
+			// scenario not settled skips it, without state (BIND and
+			// Knot never see a FORMERR to junk), so nothing is
+			// decided and the ring need not keep it (the unit is
+			// ringless from then on: a loop of its server and prefix
+			// within Lookback of its end goes to the second read).
 			u.note(ev.time)
 			u.ringless = true
 			u.lastUnrecorded = ev.time
@@ -459,23 +508,35 @@ func (lv *Live) response(ev *liveEvent) {
 			lp.lastF, lp.fresh = ev.f, true
 		}
 		resp.Time = ev.time
-		ds := lv.decide(u, &resp.Response)
+		ds := lv.decide(u, &resp.Response, ev.ref)
 		lv.judge(lp, resp, ev.ref, ds)
 		lp.skipOnly = skipsAll(ds, lp.judge.Settled())
+		if u.next == nil && lv.units[u.key] == u {
+			return
+		}
+		// The other loops of the server and prefix replay it too.
+		for v := lv.units[u.key]; v != nil; v = v.next {
+			if v != u {
+				resp := &lv.resp
+				*resp = rrl.Replayed{Response: ev.f.response(ev.time, lp.client)}
+				lv.decide(v, &resp.Response, ev.ref)
+			}
+		}
 		return
 	}
+	lv.others(ev)
+}
+
+// others records a response of no loop being judged, and passes it
+// through the live units of its server and prefix.
+func (lv *Live) others(ev *liveEvent) {
 	_, h := lv.key(ev)
 	lv.record(h, ev)
-	u := lv.lastUnit
-	if u == nil {
-		return
+	for u := lv.lastUnit; u != nil; u = u.next {
+		resp := &lv.resp
+		*resp = rrl.Replayed{Response: ev.f.response(ev.time, ev.client.addr())}
+		lv.decide(u, &resp.Response, ev.ref)
 	}
-	resp := &lv.resp
-	*resp = rrl.Replayed{Response: ev.f.response(ev.time, ev.client.addr())}
-	ds := lv.decide(u, &resp.Response)
-	d := &lv.decided[lv.nextDecided()]
-	d.ref, d.time, d.unit, d.gen, d.resp = ev.ref, ev.time, u, u.gen, resp.Response
-	copy(d.ds[:], ds)
 }
 
 // skipsAll reports whether every scenario not settled skipped the
@@ -489,51 +550,52 @@ func skipsAll(ds []rrl.Decision, settled uint32) bool {
 	return true
 }
 
-// decide passes r through u's limiters, but those of the scenarios its
-// only loop's verdict settled.
-func (lv *Live) decide(u *liveUnit, r *rrl.Response) []rrl.Decision {
+// decide passes r, at ref, through u's limiters, but those of the
+// scenarios its only loop's verdict settled.
+func (lv *Live) decide(u *liveUnit, r *rrl.Response, ref uint64) []rrl.Decision {
 	u.note(r.Time)
-	if u.solo != 0 {
-		if s := lv.loops[u.solo-1].judge.Settled(); s != 0 {
-			u.stale |= s
-			return u.lims.DecideExcept(r, s)
-		}
+	var ds []rrl.Decision
+	if s := lv.loops[u.owners[0]-1].judge.Settled(); s != 0 && len(u.owners) == 1 {
+		u.stale |= s
+		ds = u.lims.DecideExcept(r, s)
+	} else {
+		ds = u.lims.Decide(r)
 	}
-	return u.lims.Decide(r)
-}
-
-// nextDecided is the slot of the next decided response.
-func (lv *Live) nextDecided() int {
-	if len(lv.decided) < decidedMax {
-		lv.decided = append(lv.decided, decidedRec{})
+	if u.stale == 0 {
+		u.logged(ref, r, ds)
 	}
-	i := int(lv.nDecided % decidedMax)
-	lv.nDecided++
-	return i
+	return ds
 }
 
 // record keeps a response of the unit whose hash is h.
 func (lv *Live) record(h uint64, ev *liveEvent) {
 	if lv.ring == nil {
 		// Allocated whole, once: pages are taken from the system only
-		// as records are written.
-		lv.ring = make([]liveRec, ringMax)
+		// as records are written (a ring grown by doubling left its
+		// old copies to the collector and peaked higher).
+		lv.ring, lv.mask = make([]liveRec, lv.max), lv.max-1
 	}
 	b := h >> (64 - headBits)
 	var prev uint32
-	if s := lv.heads[b]; s != 0 && lv.seq-(s-1) < ringMax {
+	if s := lv.heads[b]; s != 0 && lv.seq-(s-1) < lv.max {
 		prev = uint32(lv.seq - (s - 1))
 	}
-	lv.ring[lv.seq%ringMax] = liveRec{time: ev.time, ref: ev.ref, uhash: uint32(h), client: ev.client, qname: ev.f.qname, zone: ev.f.zone,
+	lv.ring[lv.seq&lv.mask] = liveRec{time: ev.time, ref: ev.ref, uhash: uint32(h), client: ev.client, qname: ev.f.qname, zone: ev.f.zone,
 		prev: prev, cport: ev.cport, qtype: ev.f.qtype, qclass: uint8(ev.f.qclass), kind: ev.f.kind, rcode: ev.f.rcode, unpars: ev.f.unparsed}
 	lv.seq++
 	lv.heads[b] = lv.seq
 }
 
+// short reports whether the ring is full and holds less than Lookback
+// before t.
+func (lv *Live) short(t int64) bool {
+	return lv.seq >= lv.max && lv.ring[lv.oldest()&lv.mask].time > t-int64(Lookback)
+}
+
 // oldest is the sequence of the oldest record still in the ring.
 func (lv *Live) oldest() uint64 {
-	if lv.seq > ringMax {
-		return lv.seq - ringMax
+	if lv.seq > lv.max {
+		return lv.seq - lv.max
 	}
 	return 0
 }
@@ -555,31 +617,36 @@ func (lv *Live) start(ev *liveEvent) {
 	} else {
 		lp.judge = rrl.NewJudge(lv.scen)
 	}
-	window := ev.from - int64(Lookback)
-	u := lv.lastUnit
-	solo := false
-	if u == nil {
-		// The unit goes live: its limiters replay the ring from the
-		// loop's window on, its trigger's answer among them.
-		u = lv.activate(k)
-		u.since = window
+	for int(ev.h) > len(lv.loops) {
+		lv.loops = append(lv.loops, liveLoop{})
+	}
+	// The loop's unit goes live: its limiters replay the ring from the
+	// loop's window on, its trigger's answer among them.
+	lp.key = k
+	window := windowStart(ev.from)
+	same := 0
+	var u *liveUnit
+	for v := lv.lastUnit; v != nil; v = v.next {
+		if v.ringless && v.lastUnrecorded >= window {
+			lp.inexact = true // a loop of the prefix left responses out of the ring
+		}
+		if u == nil && v.start == window && v.stale == 0 && !v.ringless && !v.inexact && lv.join(&lp, v) {
+			u = v
+		}
+		same++
+	}
+	if u != nil {
+		u.owners = append(u.owners, ev.h)
+	} else {
+		if same >= maxPerKey {
+			// Crowded out: the second read says so.
+			lp.inexact = true
+			lv.loops[ev.h-1] = lp
+			return
+		}
+		u = lv.activate(k, ev.h, window)
 		lp.unit = u
 		lv.replay(&lp, h, window)
-		solo = true
-	} else {
-		// A loop of the unit is open: the state goes on (but that of
-		// scenarios no longer decided); the loop's window holds the
-		// responses of the ring from its start.
-		lp.unit = u
-		if u.stale != 0 {
-			// Some scenarios were no longer decided: their state is
-			// made again from the ring, the loop's own responses
-			// judged on the way.
-			lv.rebuild(&lp, h)
-		} else {
-			lv.retro(&lp, window)
-		}
-		u.solo = 0
 	}
 	// The loop counts the unit's responses from its earliest packet on
 	// (the minute before is replayed, for the limiters' state, not
@@ -589,14 +656,7 @@ func (lv *Live) start(ev *liveEvent) {
 		n, ok = lv.count(h, ev.from)
 	}
 	lp.base, lp.inexact = u.responses-n, lp.inexact || !ok
-	u.open++
-	for int(ev.h) > len(lv.loops) {
-		lv.loops = append(lv.loops, liveLoop{})
-	}
 	lv.loops[ev.h-1] = lp
-	if solo {
-		u.solo = ev.h
-	}
 }
 
 // walk calls fn on the ring's records of the unit hashing to h, from the
@@ -612,7 +672,7 @@ func (lv *Live) walk(h uint64, fn func(r *liveRec) bool) {
 	}
 	oldest := lv.oldest()
 	for seq := s - 1; seq >= oldest; {
-		r := &lv.ring[seq%ringMax]
+		r := &lv.ring[seq&lv.mask]
 		if r.uhash == uint32(h) && !fn(r) {
 			return
 		}
@@ -628,7 +688,7 @@ func (lv *Live) covers(t int64) bool {
 	if lv.gap || t < lv.gapEnd {
 		return false // the front handed none over for a while
 	}
-	return lv.seq <= ringMax || lv.ring[lv.oldest()%ringMax].time <= t
+	return lv.seq <= lv.max || lv.ring[lv.oldest()&lv.mask].time <= t
 }
 
 // count counts the ring's responses of the unit hashing to h at or after
@@ -645,8 +705,36 @@ func (lv *Live) count(h uint64, t int64) (uint64, bool) {
 	return n, lv.covers(t)
 }
 
-// activate makes k's unit live.
-func (lv *Live) activate(k unitKey) *liveUnit {
+// join makes lp, a loop opening, share v, a unit of its server and
+// prefix whose replay began where lp's does, when v's log holds the
+// decisions on lp's responses before it opened (which lp judges).
+func (lv *Live) join(lp *liveLoop, v *liveUnit) bool {
+	var hits [2]uint64
+	found := 0
+	for i := uint64(0); i < min(v.nlog, unitLogN) && found < len(hits); i++ {
+		n := v.nlog - 1 - i
+		e := &v.log[n%unitLogN]
+		if e.resp.Client == lp.client && lp.owns(e.ref) {
+			hits[found] = n
+			found++
+		}
+	}
+	if found < lp.wants() {
+		return false
+	}
+	lp.unit = v
+	for i := found - 1; i >= 0; i-- {
+		e := &v.log[hits[i]%unitLogN]
+		resp := &lv.resp
+		*resp = rrl.Replayed{Response: e.resp}
+		lv.judge(lp, resp, e.ref, e.ds[:len(lv.scen)])
+	}
+	return true
+}
+
+// activate makes a unit of k live for the loop with handle h, its replay
+// beginning at start, last of the key's list.
+func (lv *Live) activate(k unitKey, h int32, start int64) *liveUnit {
 	var u *liveUnit
 	if n := len(lv.freeUnits); n > 0 {
 		u = lv.freeUnits[n-1]
@@ -654,16 +742,25 @@ func (lv *Live) activate(k unitKey) *liveUnit {
 	} else {
 		u = &liveUnit{lims: rrl.NewLimiters(lv.scen)}
 	}
-	u.key, u.hash = k, k.hash()
-	lv.units[k] = u
+	u.key, u.hash, u.start = k, k.hash(), start
+	u.owners = append(u.owners[:0], h)
+	if first := lv.units[k]; first == nil {
+		lv.units[k] = u
+	} else {
+		v := first
+		for v.next != nil {
+			v = v.next
+		}
+		v.next = u
+	}
 	lv.live = append(lv.live, u)
 	if lv.lastKey == k {
-		lv.lastUnit = u
+		lv.lastUnit = lv.units[k]
 	}
 	return u
 }
 
-// retire ends a unit with no loop open.
+// retire ends a unit whose loop ended.
 func (lv *Live) retire(u *liveUnit) {
 	if u.ringless {
 		// A loop that opens here within Lookback would replay a ring
@@ -681,7 +778,20 @@ func (lv *Live) retire(u *liveUnit) {
 			lv.allGap = max(lv.allGap, u.lastUnrecorded)
 		}
 	}
-	delete(lv.units, u.key)
+	if first := lv.units[u.key]; first == u {
+		if u.next == nil {
+			delete(lv.units, u.key)
+		} else {
+			lv.units[u.key] = u.next
+		}
+	} else {
+		for v := first; v != nil; v = v.next {
+			if v.next == u {
+				v.next = u.next
+				break
+			}
+		}
+	}
 	for i, v := range lv.live {
 		if v == u {
 			lv.live[i] = lv.live[len(lv.live)-1]
@@ -690,14 +800,13 @@ func (lv *Live) retire(u *liveUnit) {
 			break
 		}
 	}
-	if lv.lastUnit == u {
-		lv.lastUnit = nil
+	if lv.lastKey == u.key {
+		lv.lastUnit = lv.units[u.key]
 	}
 	u.lims.Reset()
-	u.gen++
-	u.responses, u.open, u.solo, u.stale = 0, 0, 0, 0
+	u.responses, u.next, u.owners, u.stale, u.nlog, u.inexact = 0, nil, u.owners[:0], 0, 0, false
 	u.ringless, u.lastUnrecorded = false, 0
-	if len(lv.freeUnits) < maxFree {
+	if len(lv.freeUnits) < maxFreeLive {
 		lv.freeUnits = append(lv.freeUnits, u)
 	}
 }
@@ -716,6 +825,7 @@ func (lv *Live) replay(lp *liveLoop, h uint64, t int64) {
 	})
 	if !lv.covers(t) || lv.gaps[lp.unit.key] >= t || lv.allGap >= t {
 		lp.inexact = true // the ring no longer reaches back to t, or lacks responses of the unit
+		lp.unit.inexact = true
 	}
 	u := lp.unit
 	found := 0
@@ -727,6 +837,9 @@ func (lv *Live) replay(lp *liveLoop, h uint64, t int64) {
 		*resp = rrl.Replayed{Response: f.response(r.time, client)}
 		ds := u.lims.Decide(&resp.Response)
 		u.note(r.time)
+		if i < unitLogN {
+			u.logged(r.ref, &resp.Response, ds)
+		}
 		if client == lp.client && r.cport == lp.cport && lp.owns(r.ref) {
 			lv.judge(lp, resp, r.ref, ds)
 			found++
@@ -735,44 +848,6 @@ func (lv *Live) replay(lp *liveLoop, h uint64, t int64) {
 	if found < lp.wants() {
 		lp.inexact = true // the ring no longer held it
 	}
-}
-
-// rebuild makes the state of u, whose scenarios its only loop settled
-// were no longer decided, again: its limiters replay the ring's records
-// from the window its replay began with, and lp, the loop that joins it,
-// judges its own among them.
-func (lv *Live) rebuild(lp *liveLoop, h uint64) {
-	u := lp.unit
-	if u.ringless || !lv.covers(u.since) {
-		lp.inexact = true
-		return
-	}
-	var recs []*liveRec
-	lv.walk(h, func(r *liveRec) bool {
-		if r.time < u.since {
-			return false
-		}
-		recs = append(recs, r)
-		return true
-	})
-	u.lims.Reset()
-	found := 0
-	for i := len(recs) - 1; i >= 0; i-- {
-		r := recs[i]
-		client := r.client.addr()
-		f := respFields{kind: r.kind, rcode: r.rcode, unparsed: r.unpars, qtype: r.qtype, qclass: uint16(r.qclass), qname: r.qname, zone: r.zone}
-		resp := &lv.resp
-		*resp = rrl.Replayed{Response: f.response(r.time, client)}
-		ds := u.lims.Decide(&resp.Response)
-		if client == lp.client && r.cport == lp.cport && lp.owns(r.ref) {
-			lv.judge(lp, resp, r.ref, ds)
-			found++
-		}
-	}
-	if found < lp.wants() {
-		lp.inexact = true
-	}
-	u.stale = 0
 }
 
 // owns reports whether the response at ref, decided before the loop
@@ -794,37 +869,6 @@ func (lp *liveLoop) wants() int {
 	return n
 }
 
-// retro judges the loop's responses decided before it opened in a live
-// unit: its trigger's answer, its first packet when a response.
-func (lv *Live) retro(lp *liveLoop, window int64) {
-	found := 0
-	var hits []int
-	n := min(lv.nDecided, decidedMax)
-	for i := uint64(0); i < n; i++ {
-		j := int((lv.nDecided - 1 - i) % decidedMax)
-		d := &lv.decided[j]
-		if d.time < window {
-			break
-		}
-		if d.unit != lp.unit || d.gen != lp.unit.gen {
-			continue
-		}
-		if d.resp.Client == lp.client && lp.owns(d.ref) {
-			hits = append(hits, j)
-			found++
-		}
-	}
-	if found < lp.wants() {
-		lp.inexact = true // decided too long ago: the second read will judge it
-	}
-	for i := len(hits) - 1; i >= 0; i-- {
-		d := &lv.decided[hits[i]]
-		resp := &lv.resp
-		*resp = rrl.Replayed{Response: d.resp}
-		lv.judge(lp, resp, d.ref, d.ds[:len(lv.scen)])
-	}
-}
-
 func (lv *Live) end(ev *liveEvent) {
 	lp := &lv.loops[ev.h-1]
 	u := lp.unit
@@ -835,8 +879,16 @@ func (lv *Live) end(ev *liveEvent) {
 	}
 	lp.judge.Reset()
 	lv.freeJudges = append(lv.freeJudges, lp.judge)
-	if u.open--; u.open == 0 {
-		lv.retire(u)
+	if u != nil {
+		for i, o := range u.owners {
+			if o == ev.h {
+				u.owners = append(u.owners[:i], u.owners[i+1:]...)
+				break
+			}
+		}
+		if len(u.owners) == 0 {
+			lv.retire(u)
+		}
 	}
 	*lp = liveLoop{}
 }

@@ -279,7 +279,7 @@ func newFollow(l *report.Loop, n int, out *Loop, sn *streamNames, opts Options) 
 			}
 		}
 	}
-	f.begin = earliest - int64(Lookback)
+	f.from, f.begin = earliest, windowStart(earliest)
 	if opts.Ladders {
 		f.ladderMax = opts.LadderLen + 2
 		f.series = true
