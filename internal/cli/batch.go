@@ -72,29 +72,42 @@ func expandInputs(o *ScanOptions) (*inputset.Set, error) {
 	return set, nil
 }
 
-// output is where the report goes: stdout, or a temporary file renamed
-// over -o FILE once the report is complete.
+// output is where the report goes: stdout, a temporary file renamed
+// over -o FILE once the report is complete, or -o's device or FIFO,
+// written in place (outputTarget).
 type output struct {
-	w    io.Writer
-	f    *os.File
-	tmp  string
-	dest string
-	done bool
+	w      io.Writer
+	f      *os.File
+	tmp    string
+	dest   string
+	direct bool
+	done   bool
 }
 
 func openOutput(o *ScanOptions) (*output, error) {
 	if o.Output == "" || o.Output == "-" {
 		return &output{w: o.Stdout}, nil
 	}
-	dir, base := filepath.Split(o.Output)
+	target, direct, err := outputTarget(o.Output)
+	if err != nil {
+		return nil, fmt.Errorf("-o %s: %w", report.Escape(o.Output), err)
+	}
+	if direct {
+		f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("-o %s: %w", report.Escape(o.Output), unwrapPath(err))
+		}
+		return &output{w: f, f: f, dest: target, direct: true}, nil
+	}
+	dir, base := filepath.Split(target)
 	if dir == "" {
 		dir = "."
 	}
 	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
 	if err != nil {
-		return nil, fmt.Errorf("-o %s: %w", o.Output, err)
+		return nil, fmt.Errorf("-o %s: %w", report.Escape(o.Output), unwrapPath(err))
 	}
-	return &output{w: f, f: f, tmp: f.Name(), dest: o.Output}, nil
+	return &output{w: f, f: f, tmp: f.Name(), dest: target}, nil
 }
 
 // commit makes the report visible under its name: synced, closed,
@@ -104,6 +117,12 @@ func (out *output) commit() error {
 		return nil
 	}
 	out.done = true
+	if out.direct {
+		if err := out.f.Close(); err != nil {
+			return fmt.Errorf("-o %s: %w", report.Escape(out.dest), err)
+		}
+		return nil
+	}
 	err := out.f.Sync()
 	if cerr := out.f.Close(); err == nil {
 		err = cerr
@@ -132,7 +151,9 @@ func (out *output) abort() {
 	if out.f != nil && !out.done {
 		out.done = true
 		out.f.Close()
-		os.Remove(out.tmp)
+		if !out.direct {
+			os.Remove(out.tmp)
+		}
 	}
 }
 

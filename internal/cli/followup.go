@@ -55,12 +55,21 @@ func prepareOutputs(o *ScanOptions) error {
 			return err
 		}
 	}
+	if err := notAnInput("-o", o.Output, o.Files); err != nil {
+		return err
+	}
 	if o.HTML != "" {
-		if st, err := os.Stat(o.HTML); err == nil && st.IsDir() {
-			return fmt.Errorf("--html %s: is a directory", report.Escape(o.HTML))
-		}
-		if err := probe("--html "+o.HTML, filepath.Dir(o.HTML)); err != nil {
+		if err := notAnInput("--html", o.HTML, o.Files); err != nil {
 			return err
+		}
+		target, direct, err := outputTarget(o.HTML)
+		if err != nil {
+			return fmt.Errorf("--html %s: %w", report.Escape(o.HTML), err)
+		}
+		if !direct {
+			if err := probe("--html "+o.HTML, filepath.Dir(target)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

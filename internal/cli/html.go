@@ -21,6 +21,22 @@ func writeHTML(path string, rep *report.Report, tl *followup.Timeline, loops []f
 	if err := htmlreport.Write(&b, rep, tl, loops); err != nil {
 		return err
 	}
+	target, direct, err := outputTarget(path)
+	if err != nil {
+		return err
+	}
+	if direct {
+		f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(b.Bytes())
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	path = target
 	f, err := os.CreateTemp(filepath.Dir(path), ".pongscan-*.html")
 	if err != nil {
 		return err

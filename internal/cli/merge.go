@@ -72,6 +72,9 @@ are matched by name (--stream-name, --stream-by or --each in the scans).
 }
 
 func runMerge(o *MergeOptions) error {
+	if err := notAnInput("-o", o.Output, o.Reports); err != nil {
+		return err
+	}
 	var parts []*report.Report
 	stdin := false
 	for _, name := range o.Reports {

@@ -538,3 +538,45 @@ func TestProcessInMemoryCgroup(t *testing.T) {
 	}
 	t.Log(lines[0])
 }
+
+// TestOutputDevicesAsRoot: as root, in a private mount namespace with a
+// tmpfs (unshare -m), -o and --html given a character device made with
+// mknod (the null device), or a link to /proc/self/fd/1 (as /dev/stdout
+// is), write to it: the device stays a device, the link a link, and the
+// report reaches the process's standard output.
+func TestOutputDevicesAsRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for mknod and mount")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("no unshare")
+	}
+	bin := pongscanBinary(t, "0")
+	sample, err := filepath.Abs("../../testdata/pcaps/machine-pong.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	script := `set -e
+mount -t tmpfs tmpfs "$D"
+mknod "$D/null" c 1 3
+ln -s /proc/self/fd/1 "$D/stdout"
+rc=0; "$BIN" scan --format json --progress never -o "$D/null" --html "$D/null" "$S" || rc=$?
+echo "rc1=$rc"
+stat -c 'null=%F' "$D/null"
+rc=0; "$BIN" scan --format json --progress never -o "$D/stdout" "$S" | grep -c '"loops"' || rc=$?
+stat -c 'stdout=%F' "$D/stdout"
+`
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script)
+	cmd.Env = append(os.Environ(), "D="+dir, "BIN="+bin, "S="+sample)
+	out, err := cmd.CombinedOutput()
+	if err != nil && strings.Contains(string(out), "mount") {
+		t.Skipf("no private mount namespace here: %v: %s", err, out)
+	}
+	got := string(out)
+	for _, want := range []string{"rc1=1\n", "null=character special file\n", "1\n", "stdout=symbolic link\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+}
