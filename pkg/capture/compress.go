@@ -31,10 +31,10 @@ import (
 //     a goroutine of their own, a chunk ahead of the reader (ReadAhead),
 //     so the other core walks and scans the records meanwhile.
 //   - xz: LZMA2 dictionaries up to 64 MiB (xz -9's) are accepted; a
-//     first block header that claims more is refused before the
-//     dictionary is allocated. (Later blocks are sized by the library:
-//     it allocates what they claim, untouched pages costing address space
-//     rather than memory.)
+//     block header that claims more, the first or any later one, is
+//     refused before the decompressor reads it (xzGuard follows the
+//     blocks, chunks and index without decompressing), with its
+//     compressed offset.
 
 // Compression names a compression format.
 type Compression string
@@ -101,7 +101,7 @@ func newDecompressor(c Compression, r *window) (io.Reader, io.Closer, error) {
 		if err := checkXzHeader(r); err != nil {
 			return nil, nil, err
 		}
-		tail := &footerWatch{r: wr}
+		tail := &footerWatch{r: newXzGuard(wr)}
 		zr, err := xz.ReaderConfig{}.NewReader(tail)
 		if err != nil {
 			return nil, nil, err

@@ -224,6 +224,78 @@ func TestDecompressionLimits(t *testing.T) {
 			t.Fatalf("32 MiB dictionary: %d records, error %v", len(recs), err)
 		}
 	})
+	t.Run("xz dictionary beyond 64 MiB in a later block", func(t *testing.T) {
+		// Several streams and blocks of 1 KiB (the real xz, else the
+		// library), then the third block header found by its CRC32
+		// claims 4 GiB. Only that block is crafted: the first check
+		// alone let it through, and the library allocated it.
+		var recs []pcapRec
+		for i := range 200 {
+			recs = append(recs, pcapRec{sec: 1700000000, frac: uint32(i), data: dnsFrame(uint16(i))})
+		}
+		plain := pcapFile(le, false, 1, recs...)
+		var data []byte
+		if _, err := exec.LookPath("xz"); err == nil {
+			cmd := exec.Command("xz", "-c", "--block-size=1024", "--check=crc64")
+			cmd.Stdin = bytes.NewReader(plain)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			data = append(out, 0, 0, 0, 0) // stream padding
+			cmd = exec.Command("xz", "-c", "--check=none")
+			cmd.Stdin = bytes.NewReader(nil)
+			if empty, err := cmd.Output(); err == nil {
+				data = append(data, empty...) // a second stream, empty
+			}
+		} else {
+			var buf bytes.Buffer
+			zw, err := xz.WriterConfig{BlockSize: 1024}.NewWriter(&buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			zw.Write(plain)
+			zw.Close()
+			data = buf.Bytes()
+		}
+		if _, got, err := records(t, "blocks.xz", data); err != nil || len(got) != 200 {
+			t.Fatalf("as written: %d records, error %v", len(got), err)
+		}
+		var headers []int
+		for h := 12; h+8 < len(data); h++ {
+			size := (int(data[h]) + 1) * 4
+			if data[h] == 0 || h+size > len(data) || size < 8 {
+				continue
+			}
+			if crc32.ChecksumIEEE(data[h:h+size-4]) == le.Uint32(data[h+size-4:]) && bytes.Contains(data[h:h+size-4], []byte{0x21, 0x01}) {
+				headers = append(headers, h)
+			}
+		}
+		if len(headers) < 3 {
+			t.Fatalf("%d block headers found in %d bytes", len(headers), len(data))
+		}
+		h := headers[2]
+		hdr := data[h : h+(int(data[h])+1)*4]
+		i := bytes.Index(hdr, []byte{0x21, 0x01})
+		hdr[i+2] = 40 // 4 GiB - 1
+		le.PutUint32(hdr[len(hdr)-4:], crc32.ChecksumIEEE(hdr[:len(hdr)-4]))
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		_, got, err := records(t, "later-block.xz", data)
+		runtime.ReadMemStats(&m1)
+		if err == nil || !strings.Contains(err.Error(), "dictionary") || !strings.Contains(err.Error(), fmt.Sprintf("compressed byte %d", h)) {
+			t.Fatalf("error %v after %d records, want the dictionary of the block at compressed byte %d refused", err, len(got), h)
+		}
+		if !errors.Is(err, capture.ErrDamaged) || capture.Foreign(err) {
+			t.Errorf("error %v: not damage", err)
+		}
+		if len(got) == 0 {
+			t.Errorf("no records before the crafted block")
+		}
+		if a := m1.TotalAlloc - m0.TotalAlloc; a > 64<<20 {
+			t.Fatalf("refusing it allocated %d bytes", a)
+		}
+	})
 	t.Run("record beyond MaxPacket", func(t *testing.T) {
 		h := pcapHeader(le, false, 1)
 		rec := make([]byte, 16)
@@ -244,4 +316,56 @@ func TestDecompressionLimits(t *testing.T) {
 			t.Fatalf("error %v, want unsupported", err)
 		}
 	})
+}
+
+// TestDamagedBzip2IsNotForeign: a bzip2 capture with one bit flipped is a
+// damaged capture, never "not a capture" (which a directory walk skips
+// without a word): Go's bzip2 writes a block out before checking its CRC,
+// so the first bytes can be garbage that looks like no capture at all. A
+// bzip2 file of something else is still not a capture.
+func TestDamagedBzip2IsNotForeign(t *testing.T) {
+	if _, err := exec.LookPath("bzip2"); err != nil {
+		t.Skip("no bzip2")
+	}
+	bz := func(b []byte) []byte {
+		cmd := exec.Command("bzip2", "-c")
+		cmd.Stdin = bytes.NewReader(b)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	var recs []pcapRec
+	for i := range 300 {
+		recs = append(recs, pcapRec{sec: 1700000000, frac: uint32(i), data: dnsFrame(uint16(i))})
+	}
+	data := bz(pcapFile(binary.LittleEndian, false, 1, recs...))
+	foreign, damaged := 0, 0
+	for i := 4; i < len(data); i += max(1, len(data)/60) {
+		for _, bit := range []byte{0x01, 0x10, 0x80} {
+			d := bytes.Clone(data)
+			d[i] ^= bit
+			_, got, err := records(t, "flip.pcap.bz2", d)
+			switch {
+			case err == nil:
+				// A flip in the stream's CRC or padding the reader
+				// does not check: the records are all there.
+				if len(got) != 300 {
+					t.Errorf("byte %d bit %#x: %d records and no error", i, bit, len(got))
+				}
+			case capture.Foreign(err):
+				foreign++
+				t.Errorf("byte %d bit %#x: %v: not a capture", i, bit, err)
+			default:
+				damaged++
+			}
+		}
+	}
+	if foreign > 0 || damaged < 20 {
+		t.Errorf("%d flips read as not a capture, %d as damage", foreign, damaged)
+	}
+	if _, _, err := records(t, "notes.txt.bz2", bz([]byte("hello, not a capture\n"))); !capture.Foreign(err) {
+		t.Errorf("a bzip2 text file: %v, want not a capture", err)
+	}
 }

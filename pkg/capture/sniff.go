@@ -58,11 +58,25 @@ func (r *Reader) start() error {
 	case bytes.HasPrefix(head, magicSnoop):
 		return r.fail(0, 0, fmt.Errorf("%w: Solaris snoop capture (convert it: editcap -F pcap)", ErrUnsupported))
 	}
+	if r.gz {
+		// A compressed file that does not hold a capture, or a damaged
+		// capture whose decompressor gave garbage before its checksum
+		// (bzip2 checks a block's CRC after writing it out): the
+		// decompressor's verdict on what follows tells them apart.
+		if _, err := io.CopyN(io.Discard, &windowReader{r.w}, foreignDrain); err != nil && !errors.Is(err, io.EOF) {
+			return r.fail(0, 0, fmt.Errorf("%w: %s stream: %v", ErrDamaged, r.codec, err))
+		}
+	}
 	if len(head) < 4 {
 		return r.fail(0, 0, fmt.Errorf("%w: only %d bytes", ErrNotCapture, len(head)))
 	}
 	return r.fail(0, 0, fmt.Errorf("%w: unknown magic %x", ErrNotCapture, head[:4]))
 }
+
+// foreignDrain is how much of a compressed stream that does not start
+// like a capture is decompressed to learn whether it is damaged: more
+// than a bzip2 block (900 kB), whose CRC comes after its data.
+const foreignDrain = 2 << 20
 
 // windowReader lets a decompressor read through the window that sniffed the magic.
 type windowReader struct{ w *window }
