@@ -21,6 +21,9 @@ type MergeOptions struct {
 	Output   string
 	Idle     time.Duration
 	CSVTable string
+	// Interrupted merges parts whose scan a signal stopped; without it
+	// they are refused (the merged report would look whole).
+	Interrupted bool
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -66,6 +69,7 @@ are matched by name (--stream-name, --stream-by or --each in the scans).
 	f.StringVarP(&o.Output, "output", "o", "", "write the report to this file (a temporary file renamed once complete)")
 	f.DurationVar(&o.Idle, "idle", 0, "the gap that ends a loop; default: the --idle the reports were scanned with (they must agree)")
 	f.StringVar(&o.CSVTable, "csv-table", "loops", "with --format csv: loops or inputs")
+	f.BoolVar(&o.Interrupted, "allow-interrupted", false, "merge reports of scans a signal stopped (the merged report is marked interrupted)")
 	completeValues(cmd, "format", formatValues)
 	completeValues(cmd, "csv-table", csvTableValues)
 	return cmd
@@ -85,16 +89,24 @@ func runMerge(o *MergeOptions) error {
 			}
 			stdin, r = true, o.Stdin
 		} else {
+			if st, err := os.Stat(name); err == nil && st.IsDir() {
+				return fmt.Errorf("%s: is a directory: merge reads report files (pongscan merge DIR/*.json)", report.Escape(name))
+			}
 			f, err := os.Open(name)
 			if err != nil {
 				return err
 			}
-			defer f.Close()
 			r = f
 		}
 		rep, err := merge.Read(name, r)
+		if c, ok := r.(io.Closer); ok && name != "-" {
+			c.Close() // one report open at a time
+		}
 		if err != nil {
 			return err
+		}
+		if (rep.Summary.Interrupted || rep.Summary.FollowUpInterrupted) && !o.Interrupted {
+			return fmt.Errorf("%s: the scan was interrupted (a signal stopped it): its report holds part of its inputs; merge it with --allow-interrupted, and the merged report is marked interrupted", report.Escape(name))
 		}
 		parts = append(parts, rep)
 	}

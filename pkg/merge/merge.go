@@ -25,7 +25,6 @@ package merge
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +33,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/pongscan/pongscan/pkg/detect"
@@ -42,78 +42,248 @@ import (
 )
 
 // Read reads a report written by `pongscan scan` or `pongscan merge`:
-// the JSON document or JSON Lines.
+// the JSON document or JSON Lines, in any valid formatting (pretty, one
+// line as `jq -c` writes it, lines of any length), one report a file.
+// It is input from other machines: a second document after the first,
+// or anything but white space after it, is refused with its byte offset,
+// and every loop and input is checked (Validate) before it is merged.
 func Read(name string, r io.Reader) (*report.Report, error) {
-	br := bufio.NewReaderSize(r, 1<<16)
-	var first []byte
-	for {
-		b, err := br.Peek(1)
-		if err != nil {
+	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<16))
+	var first json.RawMessage
+	if err := dec.Decode(&first); err != nil {
+		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s: empty report", name)
 		}
-		if b[0] == ' ' || b[0] == '\n' || b[0] == '\r' || b[0] == '\t' {
-			br.ReadByte()
-			continue
-		}
-		break
-	}
-	first, _ = br.Peek(64 << 10)
-	if line, _, ok := bytes.Cut(first, []byte("\n")); ok && json.Valid(line) && bytes.Contains(line, []byte(`"pongscan"`)) {
-		return readJSONL(name, br)
-	}
-	var rep report.Report
-	dec := json.NewDecoder(br)
-	if err := dec.Decode(&rep); err != nil {
 		return nil, fmt.Errorf("%s: not a pongscan report: %v", name, err)
 	}
-	if rep.Schema != report.Schema {
-		return nil, fmt.Errorf("%s: schema %q, want %q", name, rep.Schema, report.Schema)
+	var probe struct {
+		Schema   *string         `json:"schema"`
+		Pongscan json.RawMessage `json:"pongscan"`
 	}
-	return &rep, nil
+	if err := json.Unmarshal(first, &probe); err != nil {
+		return nil, fmt.Errorf("%s: not a pongscan report: %v", name, err)
+	}
+	var rep *report.Report
+	switch {
+	case probe.Pongscan != nil:
+		var err error
+		if rep, err = readJSONL(name, first, dec); err != nil {
+			return nil, err
+		}
+	case probe.Schema != nil:
+		if *probe.Schema != report.Schema {
+			return nil, fmt.Errorf("%s: schema %q, want %q", name, *probe.Schema, report.Schema)
+		}
+		rep = &report.Report{}
+		if err := json.Unmarshal(first, rep); err != nil {
+			return nil, fmt.Errorf("%s: not a pongscan report: %v", name, err)
+		}
+		first = nil
+		if err := trailing(name, dec); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%s: not a pongscan report: neither a report (\"schema\") nor JSON Lines (\"pongscan\")", name)
+	}
+	if err := Validate(rep); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return rep, nil
 }
 
-func readJSONL(name string, r io.Reader) (*report.Report, error) {
+// trailing refuses anything but white space after a JSON report.
+func trailing(name string, dec *json.Decoder) error {
+	off := dec.InputOffset()
+	var v json.RawMessage
+	switch err := dec.Decode(&v); {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%s: data after the report at byte %d: %v", name, off, err)
+	}
+	return fmt.Errorf("%s: a second JSON document after the report, at byte %d: one report a file (concatenated reports are refused)", name, off)
+}
+
+// readJSONL reads JSON Lines whose first object is first: one object a
+// value, whatever the line breaks.
+func readJSONL(name string, first json.RawMessage, dec *json.Decoder) (*report.Report, error) {
 	rep := &report.Report{Schema: report.Schema, Loops: []report.Loop{}, Inputs: []report.Input{}}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<16), 64<<20)
-	n, summary := 0, false
-	for sc.Scan() {
-		n++
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
+	summary := false
+	raw := first
+	for n := 1; ; n++ {
+		off := dec.InputOffset()
+		if n > 1 {
+			raw = raw[:0]
+			if err := dec.Decode(&raw); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				return nil, fmt.Errorf("%s: object %d, at byte %d: %v", name, n, off, err)
+			}
 		}
-		p, err := report.ReadJSONLine(sc.Bytes())
+		if summary {
+			return nil, fmt.Errorf("%s: object %d, at byte %d: data after the summary line, which ends a report (concatenated reports are refused)", name, n, off)
+		}
+		p, err := report.ReadJSONLine(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%s: line %d: %v", name, n, err)
+			return nil, fmt.Errorf("%s: object %d, at byte %d: %v", name, n, off, err)
 		}
 		switch p.Type {
 		case "loop":
 			if p.Loop == nil {
-				return nil, fmt.Errorf("%s: line %d: loop object without pongscan.loop", name, n)
+				return nil, fmt.Errorf("%s: object %d: loop object without pongscan.loop", name, n)
 			}
 			rep.Loops = append(rep.Loops, *p.Loop)
 		case "input":
 			if p.Input == nil {
-				return nil, fmt.Errorf("%s: line %d: input object without pongscan.input", name, n)
+				return nil, fmt.Errorf("%s: object %d: input object without pongscan.input", name, n)
 			}
 			rep.Inputs = append(rep.Inputs, *p.Input)
 		case "summary":
 			if p.Summary == nil || p.Settings == nil {
-				return nil, fmt.Errorf("%s: line %d: summary object without summary and settings", name, n)
+				return nil, fmt.Errorf("%s: object %d: summary object without summary and settings", name, n)
 			}
 			rep.Summary, rep.Settings, rep.Warnings = *p.Summary, *p.Settings, p.Warnings
 			summary = true
 		default:
-			return nil, fmt.Errorf("%s: line %d: unknown object type %q", name, n, p.Type)
+			return nil, fmt.Errorf("%s: object %d: unknown object type %q", name, n, p.Type)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
 	}
 	if !summary {
 		return nil, fmt.Errorf("%s: no summary line: the report is incomplete (was the scan killed?)", name)
 	}
 	return rep, nil
+}
+
+// Plausible capture times: from 1970 to the year 2200. A report from
+// another machine claiming the year 9999 is refused, not merged.
+var (
+	minTime = int64(0)
+	maxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+)
+
+// Validate checks a report read from outside before it is merged: every
+// value merge or the hand-off uses parses and is plausible: addresses,
+// times (1970-2200, a loop's start not after its end), durations, rates
+// and settings not negative, counters consistent (a loop's directions
+// add up to its packets), file names ones a file can have.
+func Validate(r *report.Report) error {
+	s := &r.Settings
+	for _, v := range []float64{s.MaxDelayMS, s.IdleS, s.FlowTimeoutS} {
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("settings: impossible duration %g", v)
+		}
+	}
+	if s.MinPackets < 0 || s.MaxFlows < 0 {
+		return fmt.Errorf("settings: negative count")
+	}
+	for i := range r.Inputs {
+		in := &r.Inputs[i]
+		if err := plainName(in.Path); err != nil {
+			return fmt.Errorf("input %d: path: %w", i+1, err)
+		}
+		if err := plainName(in.Stream); err != nil {
+			return fmt.Errorf("input %d: stream: %w", i+1, err)
+		}
+		for _, ts := range []string{in.First, in.Last} {
+			if ts == "" {
+				continue
+			}
+			if _, err := plausibleTime(ts); err != nil {
+				return fmt.Errorf("input %d (%s): %w", i+1, report.Escape(in.Path), err)
+			}
+		}
+	}
+	for i := range r.Loops {
+		if err := validLoop(&r.Loops[i]); err != nil {
+			return fmt.Errorf("loop %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+func validLoop(l *report.Loop) error {
+	for _, e := range []report.Endpoint{l.Client, l.Server, l.FirstPacket.Src, l.FirstPacket.Dst} {
+		if _, err := netip.ParseAddr(e.IP); err != nil && e.IP != "" {
+			return fmt.Errorf("address %q: %v", report.Escape(e.IP), err)
+		}
+	}
+	if _, err := netip.ParseAddr(l.Client.IP); err != nil {
+		return fmt.Errorf("client address %q: %v", report.Escape(l.Client.IP), err)
+	}
+	if _, err := netip.ParseAddr(l.Server.IP); err != nil {
+		return fmt.Errorf("server address %q: %v", report.Escape(l.Server.IP), err)
+	}
+	start, err := plausibleTime(l.Start)
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	end, err := plausibleTime(l.End)
+	if err != nil {
+		return fmt.Errorf("end: %w", err)
+	}
+	if end < start {
+		return fmt.Errorf("ends (%s) before it starts (%s)", l.End, l.Start)
+	}
+	for _, v := range []float64{l.DurationS, l.RatePPS} {
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("impossible duration or rate %g", v)
+		}
+	}
+	if l.ClientToServer.Packets+l.ServerToClient.Packets != l.Packets || l.ClientToServer.Packets > l.Packets {
+		return fmt.Errorf("%d packets, but %d + %d by direction", l.Packets, l.ClientToServer.Packets, l.ServerToClient.Packets)
+	}
+	if err := plainName(l.Stream); err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	for _, f := range []string{l.FirstPacket.File} {
+		if err := plainName(f); err != nil {
+			return fmt.Errorf("file: %w", err)
+		}
+	}
+	if l.FirstPacket.Time != "" {
+		if _, err := plausibleTime(l.FirstPacket.Time); err != nil {
+			return fmt.Errorf("first packet: %w", err)
+		}
+	}
+	for _, q := range []*report.Query{l.Trigger.Query} {
+		if q == nil {
+			continue
+		}
+		if err := plainName(q.File); err != nil {
+			return fmt.Errorf("trigger file: %w", err)
+		}
+		if _, err := plausibleTime(q.Time); err != nil {
+			return fmt.Errorf("trigger: %w", err)
+		}
+	}
+	return nil
+}
+
+// plausibleTime parses a report's timestamp and checks it lies between
+// 1970 and 2200.
+func plausibleTime(s string) (int64, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return 0, fmt.Errorf("time %q: %v", report.Escape(s), err)
+	}
+	if t.Year() < 1970 || t.Year() >= 2200 {
+		return 0, fmt.Errorf("time %q: not a capture's (1970-2200)", report.Escape(s))
+	}
+	ns := t.UnixNano()
+	if ns < minTime || ns > maxTime {
+		return 0, fmt.Errorf("time %q: not a capture's (1970-2200)", report.Escape(s))
+	}
+	return ns, nil
+}
+
+// plainName refuses a name no file can have: one with a NUL byte.
+// Other bytes are a file's name as the scan saw it (hostile names
+// included): the hand-off quotes them.
+func plainName(s string) error {
+	if strings.IndexByte(s, 0) >= 0 {
+		return fmt.Errorf("%q holds a NUL byte", report.Escape(s))
+	}
+	return nil
 }
 
 // Options for Merge.

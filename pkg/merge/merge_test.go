@@ -2,6 +2,7 @@ package merge
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -162,4 +163,104 @@ func TestReadFormats(t *testing.T) {
 	if _, err := Read("x", strings.NewReader("hello")); err == nil {
 		t.Fatal("read a non-report")
 	}
+}
+
+// TestReadHostile: reports come from other machines. Valid reports in
+// any JSON formatting are read whole (a first line over 64 KiB, jq -c's
+// one line, objects broken over lines); concatenated reports, trailing
+// data and impossible values are refused, naming what and where.
+func TestReadHostile(t *testing.T) {
+	r := part("ns1", "00.000000000", "10.000000000", loop("08.000000000", "09.999000000", 100, false, true))
+	long := part("ns1", "00.000000000", "10.000000000", loop("08.000000000", "09.999000000", 100, false, true))
+	long.Inputs[0].Path = strings.Repeat("d/", 50000) + "cap.pcap" // a first line of 100 kB
+	print := func(p report.Printer, r *report.Report) []byte {
+		var b bytes.Buffer
+		if err := p.Print(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	js, jl, longl := print(report.JSON(), r), print(report.JSONL(), r), print(report.JSONL(), long)
+	compact := func(b []byte) []byte {
+		var out bytes.Buffer
+		if err := json.Compact(&out, b); err != nil {
+			t.Fatal(err)
+		}
+		return append(out.Bytes(), '\n')
+	}
+	var pretty bytes.Buffer // each JSON Lines object indented over lines
+	for _, line := range bytes.Split(bytes.TrimSpace(jl), []byte("\n")) {
+		json.Indent(&pretty, line, "", "  ")
+		pretty.WriteString("\n")
+	}
+	for name, data := range map[string][]byte{
+		"json": js, "jq -c": compact(js), "jsonl": jl, "long first line": longl, "indented jsonl": pretty.Bytes(),
+		"crlf and blank lines": bytes.ReplaceAll(jl, []byte("\n"), []byte("\r\n\r\n")),
+	} {
+		got, err := Read(name, bytes.NewReader(data))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if len(got.Loops) != 1 || got.Summary.Packets != 100 || len(got.Inputs) != 1 {
+			t.Errorf("%s: read %d loops, %d packets", name, len(got.Loops), got.Summary.Packets)
+		}
+	}
+	mod := func(f func(r *report.Report)) []byte {
+		var c report.Report
+		if err := json.Unmarshal(js, &c); err != nil {
+			t.Fatal(err)
+		}
+		f(&c)
+		return print(report.JSON(), &c)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"two reports", append(append([]byte{}, js...), js...), "second JSON document"},
+		{"trailing garbage", append(append([]byte{}, js...), "}garbage"...), "after the report at byte"},
+		{"jsonl after its summary", append(append([]byte{}, jl...), jl...), "after the summary"},
+		{"jsonl garbage line", append(append([]byte{}, jl[:bytes.IndexByte(jl, '\n')+1]...), "{not json\n"...), "object 2"},
+		{"year 9999", mod(func(r *report.Report) { r.Loops[0].End = "9999-01-01T00:00:00Z" }), "1970-2200"},
+		{"ends before it starts", mod(func(r *report.Report) { r.Loops[0].End = ts("01.000000000") }), "before it starts"},
+		{"negative duration", mod(func(r *report.Report) { r.Loops[0].DurationS = -5 }), "impossible"},
+		{"negative idle", mod(func(r *report.Report) { r.Settings.IdleS = -1 }), "impossible duration"},
+		{"packets do not add up", mod(func(r *report.Report) { r.Loops[0].Packets = 7 }), "by direction"},
+		{"bad address", mod(func(r *report.Report) { r.Loops[0].Client.IP = "198.51.100.1; touch x" }), "address"},
+		{"counter past 2^64", bytes.Replace(js, []byte(`"packets": 100`), []byte(`"packets": 18446744073709551616`), 1), "not a pongscan report"},
+		{"other schema", bytes.Replace(js, []byte(report.Schema), []byte("pongscan/v0"), 1), "schema"},
+		{"empty", []byte("  \n"), "empty report"},
+	} {
+		_, err := Read(tc.name, bytes.NewReader(tc.data))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), tc.name+": ") {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// FuzzRead: whatever a report file holds, Read returns a report or an
+// error and never panics; a report it returns passes Validate.
+func FuzzRead(f *testing.F) {
+	r := part("ns1", "00.000000000", "10.000000000", loop("08.000000000", "09.999000000", 100, false, true))
+	for _, p := range []report.Printer{report.JSON(), report.JSONL()} {
+		var b bytes.Buffer
+		p.Print(&b, r)
+		f.Add(b.Bytes())
+	}
+	f.Add([]byte(`{"schema":"` + report.Schema + `","loops":[{}]}`))
+	f.Add([]byte(`{"pongscan":{"type":"summary"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rep, err := Read("fuzz", bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if err := Validate(rep); err != nil {
+			t.Fatalf("Read returned a report Validate refuses: %v", err)
+		}
+		if _, err := Merge([]*report.Report{rep, rep}, Options{}); err != nil && rep.Settings.IdleS > 0 {
+			_ = err // refusing is fine; panicking is not
+		}
+	})
 }
