@@ -25,6 +25,7 @@ func addBatchFlags(f *pflag.FlagSet, opts *ScanOptions) {
 	f.StringVar(&opts.StreamBy, "stream-by", "", "group files into streams: 'dir' (the files of one directory, the usual layout per node) or a regular expression whose first capture group, matched against the file name, names the stream, e.g. '^(ns[0-9]+)-'")
 	f.StringVar(&opts.StreamName, "stream-name", "", "name the one stream of a plain scan (e.g. the node a map task scans), for the report and pongscan merge")
 	f.StringVar(&opts.FilesFrom, "files-from", "", "read more input paths from this file, one a line; '-' reads them from standard input")
+	f.BoolVarP(&opts.Null, "null", "0", false, "with --files-from: paths end with a NUL byte, not a line break (find -print0)")
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "name on stderr every file of a directory skipped as not a capture")
 	f.StringVarP(&opts.Output, "output", "o", "", "write the report to this file: to a temporary file beside it, renamed into place once complete")
 	f.StringVar(&opts.CSVTable, "csv-table", "loops", "with --format csv: 'loops' (a row per loop) or 'inputs' (a row per input)")
@@ -49,7 +50,7 @@ func checkBatchFlags(o *ScanOptions) error {
 // skipped.
 func expandInputs(o *ScanOptions) (*inputset.Set, error) {
 	set, err := inputset.Expand(o.Files, inputset.Options{
-		Each: o.Each, StreamBy: o.StreamBy, StreamName: o.StreamName, FilesFrom: o.FilesFrom, Stdin: o.Stdin,
+		Each: o.Each, StreamBy: o.StreamBy, StreamName: o.StreamName, FilesFrom: o.FilesFrom, Null: o.Null, Stdin: o.Stdin,
 	})
 	if err != nil {
 		return nil, err
@@ -64,7 +65,7 @@ func expandInputs(o *ScanOptions) (*inputset.Set, error) {
 		if o.Verbose {
 			hint = ""
 		}
-		fmt.Fprintf(o.Stderr, "pongscan: skipped %d files in directories that are not captures%s\n", n, hint)
+		fmt.Fprintf(o.Stderr, "pongscan: skipped %d files in directories or lists that are not captures%s\n", n, hint)
 	}
 	if set.Inputs() == 0 {
 		return nil, errors.New("no capture to scan")

@@ -140,7 +140,7 @@ func TestDirectoriesAndStreams(t *testing.T) {
 		t.Fatalf("exit %d, stderr %s", code, stderr)
 	}
 	r := jsonReport(t, out)
-	if len(r.Inputs) != 3 || !strings.Contains(stderr, "skipped 4 files in directories that are not captures (-v names them)") {
+	if len(r.Inputs) != 3 || !strings.Contains(stderr, "skipped 4 files in directories or lists that are not captures (-v names them)") {
 		t.Fatalf("%d inputs; stderr %q", len(r.Inputs), stderr)
 	}
 	_, _, stderr = runCLI(t, "scan", "-v", "-f", "json", dir)

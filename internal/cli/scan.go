@@ -56,6 +56,7 @@ type ScanOptions struct {
 	StreamBy   string
 	StreamName string
 	FilesFrom  string
+	Null       bool // --files-from's paths end with NUL
 	Verbose    bool
 	Output     string
 	CSVTable   string

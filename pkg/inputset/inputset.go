@@ -41,6 +41,9 @@ type Options struct {
 	// FilesFrom is a file listing one path a line, "-" for standard
 	// input; its paths are added to the arguments.
 	FilesFrom string
+	// Null: FilesFrom's paths end with a NUL byte, not a line break
+	// (find -print0, xargs -0).
+	Null bool
 	// Stdin is standard input, for "-".
 	Stdin io.Reader
 }
@@ -48,7 +51,8 @@ type Options struct {
 // Set is the inputs found, grouped into streams.
 type Set struct {
 	Streams []scan.Stream
-	// Skipped lists files found in directories that are not captures.
+	// Skipped lists files found in directories, or listed by --files-from,
+	// that are not captures.
 	Skipped []string
 	// Warnings: duplicates, files no stream pattern matched.
 	Warnings []string
@@ -102,8 +106,12 @@ func Expand(args []string, opts Options) (*Set, error) {
 	if opts.Each && opts.StreamBy != "" {
 		return nil, errors.New("--each and --stream-by exclude each other")
 	}
+	if opts.Null && opts.FilesFrom == "" {
+		return nil, errors.New("-0/--null reads --files-from's paths: give --files-from")
+	}
+	named := len(args)
 	if opts.FilesFrom != "" {
-		listed, err := readList(opts.FilesFrom, opts.Stdin)
+		listed, err := readList(opts.FilesFrom, opts.Stdin, opts.Null)
 		if err != nil {
 			return nil, err
 		}
@@ -112,7 +120,7 @@ func Expand(args []string, opts Options) (*Set, error) {
 	set := &Set{}
 	var files []*file
 	stdin := 0
-	for _, a := range args {
+	for i, a := range args {
 		if a == "-" {
 			if stdin++; stdin > 1 {
 				return nil, errors.New(`standard input ("-") named more than once`)
@@ -124,6 +132,12 @@ func Expand(args []string, opts Options) (*Set, error) {
 			continue
 		}
 		st, err := os.Stat(a)
+		if err == nil && i >= named && st.Mode().IsRegular() && !isCapture(a) {
+			// A list is like a directory walk (find . -type f): a
+			// file of it that holds no capture is skipped, counted.
+			set.Skipped = append(set.Skipped, a)
+			continue
+		}
 		if err != nil || !st.IsDir() {
 			// Named files are inputs whatever they hold: the scan
 			// reports one that cannot be read.
@@ -311,8 +325,10 @@ func group(files []*file, opts Options, re *regexp.Regexp, set *Set) []scan.Stre
 
 // readList reads one path a line from path ("-": standard input). Blank
 // lines are skipped; a line is taken as it is otherwise (spaces included),
-// but a trailing CR is dropped.
-func readList(path string, stdin io.Reader) ([]string, error) {
+// but a trailing CR is dropped. With null, paths end with a NUL byte
+// instead and are taken whole (line breaks included); empty ones are
+// skipped.
+func readList(path string, stdin io.Reader, null bool) ([]string, error) {
 	var r io.Reader = stdin
 	if path != "-" {
 		f, err := os.Open(path)
@@ -327,6 +343,26 @@ func readList(path string, stdin io.Reader) ([]string, error) {
 	var out []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	if null {
+		sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+			if i := bytes.IndexByte(data, 0); i >= 0 {
+				return i + 1, data[:i], nil
+			}
+			if atEOF && len(data) > 0 {
+				return len(data), data, nil
+			}
+			return 0, nil, nil
+		})
+		for sc.Scan() {
+			if len(sc.Bytes()) > 0 {
+				out = append(out, sc.Text())
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("--files-from %s: %v", path, err)
+		}
+		return out, nil
+	}
 	for sc.Scan() {
 		line := strings.TrimSuffix(sc.Text(), "\r")
 		if strings.TrimSpace(line) == "" {

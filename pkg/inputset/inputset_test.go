@@ -119,3 +119,44 @@ func TestExpandErrors(t *testing.T) {
 		t.Fatalf("--files-from -: %v %s", err, streams(s))
 	}
 }
+
+// TestFilesFromNull: with -0 a list's paths end with NUL, as find
+// -print0 writes them: a name holding a line break is one path. A listed
+// file that holds no capture is skipped and counted, as in a directory
+// walk; a named one is an input, which the scan reports.
+func TestFilesFromNull(t *testing.T) {
+	dir := t.TempDir()
+	pcap, err := os.ReadFile("../../testdata/pcaps/machine-pong.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	odd := filepath.Join(dir, "two\nlines.pcap")
+	plain := filepath.Join(dir, "plain.pcap")
+	notes := filepath.Join(dir, "notes.txt")
+	for p, b := range map[string][]byte{odd: pcap, plain: pcap, notes: []byte("not a capture\n")} {
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := odd + "\x00" + plain + "\x00\x00" + notes + "\x00"
+	s, err := Expand(nil, Options{FilesFrom: "-", Null: true, Stdin: strings.NewReader(list)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range s.Streams {
+		for _, in := range st.Inputs {
+			got = append(got, in.Name)
+		}
+	}
+	if len(got) != 2 || len(s.Skipped) != 1 || s.Skipped[0] != notes {
+		t.Fatalf("inputs %q, skipped %q", got, s.Skipped)
+	}
+	if _, err := Expand(nil, Options{Null: true}); err == nil || !strings.Contains(err.Error(), "--files-from") {
+		t.Errorf("-0 alone: %v", err)
+	}
+	s, err = Expand([]string{notes}, Options{})
+	if err != nil || len(s.Skipped) != 0 || len(s.Streams) != 1 {
+		t.Errorf("a named non-capture: %v, skipped %q", err, s.Skipped)
+	}
+}
