@@ -108,6 +108,7 @@ func openOutput(o *ScanOptions) (*output, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-o %s: %w", report.Escape(o.Output), unwrapPath(err))
 	}
+	addTemp(f.Name())
 	return &output{w: f, f: f, tmp: f.Name(), dest: target}, nil
 }
 
@@ -140,6 +141,7 @@ func (out *output) commit() error {
 	if err == nil {
 		err = os.Rename(out.tmp, out.dest)
 	}
+	removeTemp(out.tmp)
 	if err != nil {
 		os.Remove(out.tmp)
 		return fmt.Errorf("-o %s: %w", out.dest, err)
@@ -154,6 +156,7 @@ func (out *output) abort() {
 		out.f.Close()
 		if !out.direct {
 			os.Remove(out.tmp)
+			removeTemp(out.tmp)
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package cli
 
-import "os"
+import (
+	"os"
+	"strings"
+)
 
 // Run is pongscan's process: cmd/pongscan's main calls it and exits with
 // what it returns.
@@ -19,7 +22,7 @@ func Run() ExitCode {
 		return runWorker(stderr, status)
 	}
 	prepareAddressSpace()
-	if os.Getenv("PONGSCAN_SUPERVISOR") != "off" {
+	if os.Getenv("PONGSCAN_SUPERVISOR") != "off" && supervised(os.Args[1:]) {
 		if code, ok := supervise(); ok {
 			return code
 		}
@@ -32,4 +35,22 @@ func Run() ExitCode {
 func runInProcess() ExitCode {
 	setMemoryLimit(os.Stderr)
 	return Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+}
+
+// supervised reports whether the command args run may use much memory:
+// scan and merge run in a supervised worker, the others (version, help,
+// completion) in this process.
+func supervised(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "scan", "merge":
+			return true
+		case "version", "help", "completion", "__complete", "__completeNoDesc":
+			return false
+		}
+		if !strings.HasPrefix(a, "-") {
+			return true // an unknown command: the worker says so
+		}
+	}
+	return false // pongscan alone, or flags only: the help
 }

@@ -229,6 +229,8 @@ request/response traffic is not a loop. Each finding carries its evidence.
 }
 
 func runScan(o *ScanOptions) error {
+	// A signal from here on stops the scan, which reports what it read.
+	graceful.Store(true)
 	so := scan.Options{
 		Detectors: Detectors,
 		Config: detect.Config{

@@ -231,3 +231,107 @@ func TestSignalWhileOpeningFIFO(t *testing.T) {
 		t.Errorf("report: %v, interrupted %v, %d loops (want the other stream's one)", err, rep.Summary.Interrupted, len(rep.Loops))
 	}
 }
+
+// TestMergeStopsOnFirstSignal: merge has no partial report to give, and
+// may be blocked where no context reaches (opening a FIFO no one writes):
+// the first SIGTERM ends it, status 143, and its -o temporary file is
+// gone. It used to ignore the first signal and hang.
+func TestMergeStopsOnFirstSignal(t *testing.T) {
+	bin := pongscanBinary(t, "")
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "part.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	cmd := exec.Command(bin, "merge", "-o", filepath.Join(dir, "merged.json"), fifo)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitUntil(t, "the worker", func() bool { return len(children(cmd.Process.Pid)) > 0 })
+	time.Sleep(200 * time.Millisecond)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first SIGTERM did not stop merge")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 143 {
+		t.Errorf("exit %d, want 143; stderr %s", code, stderr.String())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("left behind: %v", names)
+	}
+}
+
+// TestSignalToSupervisorInTerminal: kill -INT to pongscan's own pid while
+// it is the foreground job of a terminal (script(1) gives it one) stops
+// the scan as Ctrl-C does: the supervisor forwards every signal, whoever
+// sent it; it used to drop it, taking it for the terminal's.
+func TestSignalToSupervisorInTerminal(t *testing.T) {
+	bin := pongscanBinary(t, "")
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("no script(1)")
+	}
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "live.pcap")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	out := filepath.Join(dir, "out.json")
+	pidf := filepath.Join(dir, "pid")
+	// In the terminal: the scan in the foreground, reading a FIFO that
+	// stays open; its pid written for the test.
+	inner := fmt.Sprintf("sh -c 'echo $$ > %s; exec %s scan -f json %s > %s; ' ; echo rc=$? >> %s.rc", pidf, bin, fifo, out, out)
+	cmd := exec.Command("script", "-qec", inner, "/dev/null")
+	cmd.Stdin = strings.NewReader("")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	pcap, _ := os.ReadFile("../../testdata/pcaps/machine-pong.pcap")
+	w.Write(pcap)
+	var pid int
+	waitUntil(t, "the scan's pid", func() bool {
+		b, _ := os.ReadFile(pidf)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return pid > 0 && len(children(pid)) > 0
+	})
+	waitUntil(t, "the pcap read", func() bool { return bytesRead(pid) >= int64(len(pcap)) })
+	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("kill -INT to pongscan in a terminal did not stop the scan")
+	}
+	rc, _ := os.ReadFile(out + ".rc")
+	if !strings.Contains(string(rc), "rc=130") {
+		t.Errorf("exit: %q, want 130", rc)
+	}
+	var rep struct {
+		Summary struct {
+			Interrupted bool `json:"interrupted"`
+		} `json:"summary"`
+	}
+	b, _ := os.ReadFile(out)
+	if err := json.Unmarshal(b, &rep); err != nil || !rep.Summary.Interrupted {
+		t.Errorf("report: %v, interrupted %v", err, rep.Summary.Interrupted)
+	}
+}

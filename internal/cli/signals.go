@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -40,6 +42,31 @@ func signalName(sig syscall.Signal) string {
 	return "signal " + strconv.Itoa(int(sig))
 }
 
+// graceful is set by a command that stops on its context's cancel and
+// reports what it has (scan); any other exits on the first signal.
+var graceful atomic.Bool
+
+// temps are the temporary outputs to remove when a signal ends the
+// process at once (exitNow): a report renamed into place once complete
+// must not leave its temporary file behind.
+var (
+	tempsMu sync.Mutex
+	temps   = map[string]bool{}
+)
+
+func addTemp(p string)    { tempsMu.Lock(); temps[p] = true; tempsMu.Unlock() }
+func removeTemp(p string) { tempsMu.Lock(); delete(temps, p); tempsMu.Unlock() }
+
+// exitNow ends the process with sig's status, its temporary outputs
+// removed.
+func exitNow(sig syscall.Signal) {
+	tempsMu.Lock()
+	for p := range temps {
+		os.Remove(p)
+	}
+	os.Exit(int(interruption{sig}.code()))
+}
+
 // withSignals returns a context that the first SIGINT or SIGTERM cancels,
 // with an interruption as its cause: the scan stops reading and reports
 // what it read. A second signal exits at once with the signal's status.
@@ -60,6 +87,11 @@ func withSignals(parent context.Context, stderr io.Writer) (ctx context.Context,
 		case s := <-ch:
 			first = s.(syscall.Signal)
 			cancel(interruption{first})
+			if !graceful.Load() {
+				// Not a scan: nothing to report; it may be blocked
+				// where no context reaches (merge opening a FIFO).
+				exitNow(first)
+			}
 		case <-quit:
 			return
 		}
@@ -72,7 +104,7 @@ func withSignals(parent context.Context, stderr io.Writer) (ctx context.Context,
 					continue
 				}
 				fmt.Fprintf(stderr, "\npongscan: %s again: exiting without a report\n", signalName(sig))
-				os.Exit(int(interruption{sig}.code()))
+				exitNow(sig)
 			case <-quit:
 				return
 			}

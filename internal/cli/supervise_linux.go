@@ -15,7 +15,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/pongscan/pongscan/pkg/report"
 )
@@ -89,9 +88,9 @@ func runWorker(stderr, status *os.File) ExitCode {
 //     ends this process by the same signal;
 //   - any other exit status is passed on.
 //
-// SIGTERM is forwarded to the worker. SIGINT, SIGQUIT and SIGHUP are
-// forwarded too, unless this process is in the foreground process group
-// of its terminal: the terminal then sent them to the worker as well.
+// SIGINT, SIGTERM, SIGQUIT and SIGHUP are forwarded to the worker,
+// whoever sent them (the worker takes a repeat within dupWindow as the
+// same delivery: the terminal's Ctrl-C reaches it directly too).
 func supervise() (ExitCode, bool) {
 	errR, errW, err := os.Pipe()
 	if err != nil {
@@ -147,9 +146,11 @@ func supervise() (ExitCode, bool) {
 		for {
 			select {
 			case sig := <-sigs:
-				if sig == syscall.SIGTERM || !terminalForeground() {
-					_ = cmd.Process.Signal(sig)
-				}
+				// Every signal, whoever sent it: one the terminal
+				// (or kill -PGID) also delivered to the worker
+				// arrives twice within dupWindow, which the worker
+				// takes as one.
+				_ = cmd.Process.Signal(sig)
 			case <-done:
 				return
 			}
@@ -326,21 +327,6 @@ func dieBy(sig syscall.Signal) ExitCode {
 	return ExitCode(128 + int(sig))
 }
 
-// terminalForeground tells whether this process is in the foreground
-// process group of its controlling terminal, where the terminal's SIGINT,
-// SIGQUIT and SIGHUP reach every process of the group.
-func terminalForeground() bool {
-	tty, err := os.Open("/dev/tty")
-	if err != nil {
-		return false
-	}
-	defer tty.Close()
-	var pgrp int32
-	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, tty.Fd(), syscall.TIOCGPGRP, uintptr(unsafe.Pointer(&pgrp))); errno != 0 {
-		return false
-	}
-	return int(pgrp) == syscall.Getpgrp()
-}
 
 // cgroupOOMKills reads how many processes the kernel's out-of-memory
 // killer has killed in this process's memory cgroup (memory.events in v2,
