@@ -117,3 +117,16 @@ func TestMergeHostileReportsRunNothing(t *testing.T) {
 		t.Errorf("no stub ran: the commands were not run (%v)", err)
 	}
 }
+
+// TestRootVIsNotVersion: -v is scan's --verbose. `pongscan -v FILE`
+// printed the version and exited 0 without scanning anything; it is a
+// usage error now, and --version still prints the version.
+func TestRootVIsNotVersion(t *testing.T) {
+	code, out, stderr := runCLI(t, "-v", "../../testdata/pcaps/machine-pong.pcap")
+	if code != ExitTrouble || out != "" || !strings.Contains(stderr, "scan -v") {
+		t.Errorf("pongscan -v FILE: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if code, out, _ := runCLI(t, "--version"); code != ExitOK || !strings.Contains(out, "pongscan") {
+		t.Errorf("--version: exit %d, %q", code, out)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -92,6 +93,9 @@ the first non-DNS reply), how fast it runs and whether it is still running.
 	// --version prints what `pongscan version` prints.
 	root.Version = currentBuild().String()
 	root.SetVersionTemplate("{{.Version}}\n")
+	// Without -v: -v is scan's --verbose, and `pongscan -v FILE` printed
+	// the version and exited 0 without scanning.
+	root.Flags().Bool("version", false, "print the version and exit")
 	// `pongscan capture.pcap` is a scan the user forgot to name.
 	root.Args = func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {
@@ -105,6 +109,9 @@ the first non-DNS reply), how fast it runs and whether it is still running.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		if c == c.Root() && strings.Contains(err.Error(), "'v' in -v") {
+			return fmt.Errorf("%w: -v is scan's --verbose (pongscan scan -v FILE); --version prints the version", err)
+		}
 		return fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())
 	})
 	root.AddCommand(NewScanCmd(stdin, stdout, stderr, runScan))
