@@ -109,7 +109,8 @@ func mitigateRef(l *report.Loop, n int, vlanTags uint8) (*report.Mitigation, err
 		nft, ipt = "ip6", "ip6tables"
 	}
 	c, s := f.c, f.s
-	m.Nft = fmt.Sprintf("nft add rule inet filter input %s saddr %s %s daddr %s udp sport %d udp dport %d",
+	m.Nft = fmt.Sprintf("nft add table inet pongscan && nft add chain inet pongscan input '{ type filter hook input priority -10; policy accept; }' && "+
+		"nft add rule inet pongscan input %s saddr %s %s daddr %s udp sport %d udp dport %d",
 		nft, c.Addr(), nft, s.Addr(), c.Port(), s.Port())
 	m.Iptables = fmt.Sprintf("%s -I INPUT -p udp -s %s --sport %d -d %s --dport %d",
 		ipt, c.Addr(), c.Port(), s.Addr(), s.Port())
@@ -152,9 +153,9 @@ func mitigateRef(l *report.Loop, n int, vlanTags uint8) (*report.Mitigation, err
 	m.Tcpdump = fmt.Sprintf("tcpdump -w loop-%d.pcap %s", n, report.ShellQuote(m.BPF))
 	who := fmt.Sprintf("UDP %s -> %s", c, s)
 	if len(prefix) > 0 {
-		m.Note = fmt.Sprintf("drop only %s whose payload starts %s (the loop's; the client's genuine DNS queries on the same ports do not), at the server or on its edge (use the forward chain on a router); dropping one packet breaks the loop", who, spacedRef(prefix))
+		m.Note = fmt.Sprintf("drop only %s whose payload starts %s (the loop's; the client's genuine DNS queries on the same ports do not), at the server or on its edge (on a router, hook forward and the FORWARD chain instead of input; nft delete table inet pongscan removes the rules); dropping one packet breaks the loop", who, spacedRef(prefix))
 	} else {
-		m.Note = fmt.Sprintf("drop %s at the server or on its edge (use the forward chain on a router); dropping one packet breaks the loop", who)
+		m.Note = fmt.Sprintf("drop %s at the server or on its edge (on a router, hook forward and the FORWARD chain instead of input; nft delete table inet pongscan removes the rules); dropping one packet breaks the loop", who)
 	}
 	return m, nil
 }

@@ -274,6 +274,10 @@ func Mitigate(l *report.Loop, n int, vlanTags uint8) (*report.Mitigation, error)
 
 // mitigate is Mitigate for a parsed loop, written with appends as
 // wireshark is.
+// nftSetup makes pongscan's own nftables table and input chain, if they
+// are not there yet (nft add is idempotent).
+const nftSetup = "nft add table inet pongscan && nft add chain inet pongscan input '{ type filter hook input priority -10; policy accept; }' && "
+
 func mitigate(l *report.Loop, n int, vlanTags uint8, f flow) *report.Mitigation {
 	m := &report.Mitigation{}
 	var prefix []byte
@@ -294,7 +298,12 @@ func mitigate(l *report.Loop, n int, vlanTags uint8, f flow) *report.Mitigation 
 	c, s := f.c, f.s
 	port := func(b []byte, p uint16) []byte { return strconv.AppendUint(b, uint64(p), 10) }
 	b := make([]byte, 0, 512)
-	b = append(b, "nft add rule inet filter input "...)
+	// A table of its own, made if missing: "inet filter" exists only
+	// where a distribution's ruleset made it (a host with iptables-nft
+	// has "ip filter INPUT"), and rules in it die with a reload of that
+	// ruleset. `nft delete table inet pongscan` removes them all.
+	b = append(b, nftSetup...)
+	b = append(b, "nft add rule inet pongscan input "...)
 	b = append(b, nft...)
 	b = append(b, " saddr "...)
 	b = c.Addr().AppendTo(b)
@@ -392,9 +401,9 @@ func mitigate(l *report.Loop, n int, vlanTags uint8, f flow) *report.Mitigation 
 	b = s.AppendTo(b)
 	who := string(b)
 	if len(prefix) > 0 {
-		m.Note = "drop only " + who + " whose payload starts " + spaced(prefix) + " (the loop's; the client's genuine DNS queries on the same ports do not), at the server or on its edge (use the forward chain on a router); dropping one packet breaks the loop"
+		m.Note = "drop only " + who + " whose payload starts " + spaced(prefix) + " (the loop's; the client's genuine DNS queries on the same ports do not), at the server or on its edge (on a router, hook forward and the FORWARD chain instead of input; nft delete table inet pongscan removes the rules); dropping one packet breaks the loop"
 	} else {
-		m.Note = "drop " + who + " at the server or on its edge (use the forward chain on a router); dropping one packet breaks the loop"
+		m.Note = "drop " + who + " at the server or on its edge (on a router, hook forward and the FORWARD chain instead of input; nft delete table inet pongscan removes the rules); dropping one packet breaks the loop"
 	}
 	return m
 }

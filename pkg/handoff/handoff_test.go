@@ -141,8 +141,8 @@ func TestBPFCapturesTheLoop(t *testing.T) {
 // TestRulesParse hands every rule to the kernel's own parser in a fresh
 // user and network namespace (unshare -Urn), where an unprivileged user
 // may build a ruleset: the printed command lines are run as they are,
-// through bash, after creating Debian's default inet filter table. The
-// namespace and its rules vanish with the command.
+// through bash, on an empty ruleset: the nft command makes the table and
+// chain it needs. The namespace and its rules vanish with the command.
 func TestRulesParse(t *testing.T) {
 	unshare := lookTool(t, "unshare")
 	lookTool(t, "nft")
@@ -152,8 +152,9 @@ func TestRulesParse(t *testing.T) {
 	}
 	for _, s := range scanSamples(t, pcaps) {
 		m := s.loop.Mitigation
-		script := "set -e\nnft add table inet filter\nnft add chain inet filter input '{ type filter hook input priority 0; policy accept; }'\n" +
-			m.Nft + "\n" + m.Iptables + "\nnft list ruleset >/dev/null\n"
+		// On an empty ruleset: the rule makes its table and chain,
+		// twice over (a second loop's rule finds them there).
+		script := "set -e\n" + m.Nft + "\n" + m.Nft + "\n" + m.Iptables + "\nnft list chain inet pongscan input | grep -c drop | grep -qx 2\n"
 		out, err := exec.Command(unshare, "-Urn", "bash", "-c", script).CombinedOutput()
 		if err != nil {
 			t.Errorf("%s loop %d: %v\n%s\n%s", s.sample, s.n, err, script, out)
