@@ -327,7 +327,6 @@ func dieBy(sig syscall.Signal) ExitCode {
 	return ExitCode(128 + int(sig))
 }
 
-
 // cgroupOOMKills reads how many processes the kernel's out-of-memory
 // killer has killed in this process's memory cgroup (memory.events in v2,
 // memory.oom_control in v1), and the file it read.
