@@ -348,6 +348,11 @@ func runScan(o *ScanOptions) error {
 			pf.Close()
 		}
 	}
+	if o.Extract != "" && (res.Interrupted || followInterrupted) && len(res.Report.Loops) > 0 {
+		// Said, not silent: the loops' files are made by the second
+		// read, which a signal stops (its partial files are removed).
+		fmt.Fprintf(o.Stderr, "pongscan: --extract %s: no loop written: the scan was interrupted\n", report.Escape(o.Extract))
+	}
 	switch {
 	case o.HTML == "":
 	case res.Interrupted || followInterrupted:

@@ -335,3 +335,52 @@ func TestSignalToSupervisorInTerminal(t *testing.T) {
 		t.Errorf("report: %v, interrupted %v", err, rep.Summary.Interrupted)
 	}
 }
+
+// TestSignalSaysExtractNotWritten: a scan stopped by a signal prints its
+// report, and says that --extract wrote nothing (the loops' files come
+// from the second read, which does not run) instead of leaving the
+// directory empty without a word. No partial file is left.
+func TestSignalSaysExtractNotWritten(t *testing.T) {
+	bin := pongscanBinary(t, "")
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "z-live.pcap")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	xdir := filepath.Join(dir, "loops")
+	cmd := exec.Command(bin, "scan", "-f", "json", "--extract", xdir, "--each", "../../testdata/pcaps/machine-pong.pcap", fifo)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitUntil(t, "the FIFO's open", func() bool {
+		for _, p := range children(cmd.Process.Pid) {
+			tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", p))
+			for _, f := range tasks {
+				if b, _ := os.ReadFile(f); strings.Contains(string(b), "fifo") || strings.Contains(string(b), "wait_for_partner") {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGINT did not stop the scan")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit %d, want 130; stderr %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "--extract "+xdir+": no loop written: the scan was interrupted") {
+		t.Errorf("stderr does not say --extract wrote nothing: %q", stderr.String())
+	}
+	if ents, _ := os.ReadDir(xdir); len(ents) != 0 {
+		t.Errorf("%d files left in the --extract directory", len(ents))
+	}
+}
