@@ -77,11 +77,13 @@ func TestEachCopies(t *testing.T) {
 		t.Fatalf("%d loops, want 2", len(r.Loops))
 	}
 	for i, l := range r.Loops {
-		if loopLine(l) != loopLine(want) || l.Stream != []string{a, b}[i] || l.PeakPPS != want.PeakPPS {
+		// Streams are named by path relative to the directory that
+		// holds both.
+		if loopLine(l) != loopLine(want) || l.Stream != []string{"a/cap.pcap", "b/cap.pcap"}[i] || l.PeakPPS != want.PeakPPS {
 			t.Errorf("loop %d in stream %q: %s, want %s", i, l.Stream, loopLine(l), loopLine(want))
 		}
 	}
-	if r.Inputs[0].Stream != a || r.Inputs[1].Stream != b {
+	if r.Inputs[0].Stream != "a/cap.pcap" || r.Inputs[1].Stream != "b/cap.pcap" || r.Inputs[0].Path != a {
 		t.Errorf("inputs %+v", r.Inputs)
 	}
 	// The copies are named in a warning either way.
@@ -96,7 +98,7 @@ func TestEachCopies(t *testing.T) {
 		t.Fatalf("csv (%v):\n%s", err, csvOut)
 	}
 	col := func(name string) int { return slices.Index(rows[0], name) }
-	if s, o := col("stream"), col("open_at_start"); s < 0 || o < 0 || rows[1][s] != a || rows[2][s] != b || rows[2][o] != "false" {
+	if s, o := col("stream"), col("open_at_start"); s < 0 || o < 0 || rows[1][s] != "a/cap.pcap" || rows[2][s] != "b/cap.pcap" || rows[2][o] != "false" {
 		t.Errorf("csv stream/open_at_start columns %d, %d:\n%s", s, o, csvOut)
 	}
 
@@ -243,7 +245,7 @@ func TestJSONLines(t *testing.T) {
 
 	_, csvOut, _ := runCLI(t, "scan", "-f", "csv", "--csv-table", "inputs", "--each", a, b)
 	lines := strings.Split(strings.TrimSpace(csvOut), "\n")
-	if len(lines) != 3 || lines[0] != strings.Join(report.CSVInputsHeader, ",") || !strings.HasPrefix(lines[1], a+","+a+",pcap,,1,450,") {
+	if len(lines) != 3 || lines[0] != strings.Join(report.CSVInputsHeader, ",") || !strings.HasPrefix(lines[1], "ns1-a.pcap,"+a+",pcap,,1,450,") {
 		t.Fatalf("csv inputs:\n%s", csvOut)
 	}
 }
@@ -258,7 +260,10 @@ func TestJSONLinesFlushedPerStream(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}
-	cmd := exec.Command(bin, "scan", "-f", "jsonl", "--each", "--parallel=false", pcaps+"machine-pong.pcap", fifo)
+	// Streams go by name: the capture's sorts first.
+	pong := filepath.Join(dir, "a-pong.pcap")
+	copyFile(t, pcaps+"machine-pong.pcap", pong)
+	cmd := exec.Command(bin, "scan", "-f", "jsonl", "--each", "--parallel=false", pong, fifo)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

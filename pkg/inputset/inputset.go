@@ -274,31 +274,88 @@ func (s *Set) warnCopies(copies [][2]*file) {
 
 const maxCopyWarnings = 10
 
+// canonical rewrites the stream names that are paths (a file's, with
+// --each; a directory's, with --stream-by dir) relative to the deepest
+// directory holding all their parents: /data/ns1 and /data/ns2 are ns1
+// and ns2, and a scan of /data/ns1 alone names its stream ns1, as a scan
+// of ./ns1 on another machine does. So the reports of parts scanned
+// apart, from other working directories or mount points, name the same
+// stream alike, and merge joins them.
+func canonical(names []string, isPath []bool) {
+	var root []string
+	first := true
+	for i, n := range names {
+		if !isPath[i] {
+			continue
+		}
+		abs, err := filepath.Abs(n)
+		if err != nil {
+			continue
+		}
+		parent := strings.Split(filepath.Dir(abs), string(filepath.Separator))
+		if first {
+			root, first = parent, false
+			continue
+		}
+		k := 0
+		for k < len(root) && k < len(parent) && root[k] == parent[k] {
+			k++
+		}
+		root = root[:k]
+	}
+	if first {
+		return
+	}
+	base := strings.Join(root, string(filepath.Separator))
+	if base == "" {
+		base = string(filepath.Separator)
+	}
+	for i, n := range names {
+		if !isPath[i] {
+			continue
+		}
+		abs, err := filepath.Abs(n)
+		if err != nil {
+			continue
+		}
+		if rel, err := filepath.Rel(base, abs); err == nil && rel != "." {
+			names[i] = filepath.ToSlash(rel)
+		}
+	}
+}
+
 // group builds the streams, sorted by name (the one stream of a plain
 // scan first).
 func group(files []*file, opts Options, re *regexp.Regexp, set *Set) []scan.Stream {
 	byName := map[string]*scan.Stream{}
 	var names []string
 	var unmatched int
-	for _, f := range files {
+	raw := make([]string, len(files))
+	isPath := make([]bool, len(files))
+	for i, f := range files {
 		name := opts.StreamName
 		switch {
 		case opts.Each:
-			name = f.path
+			name, isPath[i] = f.path, !f.stdin
 		case opts.StreamBy == "dir":
-			name = filepath.Dir(f.path)
+			name, isPath[i] = filepath.Dir(f.path), true
 			if f.stdin {
-				name = "-"
+				name, isPath[i] = "-", false
 			}
 		case re != nil:
 			m := re.FindStringSubmatch(filepath.Base(f.path))
 			if m == nil {
 				unmatched++
-				name = f.path
+				name, isPath[i] = f.path, !f.stdin
 			} else {
 				name = m[1]
 			}
 		}
+		raw[i] = name
+	}
+	canonical(raw, isPath)
+	for i, f := range files {
+		name := raw[i]
 		f.stream = name
 		st := byName[name]
 		if st == nil {

@@ -59,13 +59,16 @@ func TestExpand(t *testing.T) {
 			"=ns1-a.pcap,ns1-b.cap,ns2-a.pcap.gz", 2, []string{"hold the same packets at their start"}},
 		{"named", []string{d("ns1")}, Options{StreamName: "n"}, "n=ns1-a.pcap,ns1-b.cap", 0, nil},
 		{"each", []string{d("ns1")}, Options{Each: true},
-			d("ns1/ns1-a.pcap") + "=ns1-a.pcap " + d("ns1/sub/ns1-b.cap") + "=ns1-b.cap", 0, nil},
+			"ns1-a.pcap=ns1-a.pcap sub/ns1-b.cap=ns1-b.cap", 0, nil},
 		{"by dir", []string{dir}, Options{StreamBy: "dir"},
-			d("ns1") + "=ns1-a.pcap " + d("ns1/sub") + "=ns1-b.cap " + d("ns2") + "=ns2-a.pcap.gz", 2, []string{"their loops are reported once in each stream"}},
+			"ns1=ns1-a.pcap ns1/sub=ns1-b.cap ns2=ns2-a.pcap.gz", 2, []string{"their loops are reported once in each stream"}},
+		// Names relative to the directory holding the streams: a part
+		// scanned alone names its stream as the whole scan does.
+		{"by dir, one directory", []string{d("ns2")}, Options{StreamBy: "dir"}, "ns2=ns2-a.pcap.gz", 2, nil},
 		{"by pattern", []string{dir}, Options{StreamBy: `^(ns[0-9])-`},
 			"ns1=ns1-a.pcap,ns1-b.cap ns2=ns2-a.pcap.gz", 2, []string{"reported once in each stream"}},
 		{"pattern not matching", []string{dir}, Options{StreamBy: `^(x)`},
-			d("ns1/ns1-a.pcap") + "=ns1-a.pcap " + d("ns1/sub/ns1-b.cap") + "=ns1-b.cap " + d("ns2/ns2-a.pcap.gz") + "=ns2-a.pcap.gz",
+			"ns1/ns1-a.pcap=ns1-a.pcap ns1/sub/ns1-b.cap=ns1-b.cap ns2/ns2-a.pcap.gz=ns2-a.pcap.gz",
 			2, []string{"3 files do not match", "reported once in each stream"}},
 		{"same file twice", []string{d("ns1/ns1-a.pcap"), d("ns1/../ns1/ns1-a.pcap")}, Options{},
 			"=ns1-a.pcap", 0, []string{"is the same file as"}},
@@ -158,5 +161,30 @@ func TestFilesFromNull(t *testing.T) {
 	s, err = Expand([]string{notes}, Options{})
 	if err != nil || len(s.Skipped) != 0 || len(s.Streams) != 1 {
 		t.Errorf("a named non-capture: %v, skipped %q", err, s.Skipped)
+	}
+}
+
+// TestStreamNamesCanonical: the same files named by an absolute path, a
+// relative one, or one with ./ and .. give the same stream names.
+func TestStreamNamesCanonical(t *testing.T) {
+	dir := t.TempDir()
+	pong, _ := os.ReadFile(pcaps + "machine-pong.pcap")
+	write(t, filepath.Join(dir, "ns1", "a.pcap"), pong)
+	write(t, filepath.Join(dir, "ns2", "b.pcap"), pong)
+	t.Chdir(dir)
+	var got []string
+	for _, args := range [][]string{
+		{filepath.Join(dir, "ns1"), filepath.Join(dir, "ns2")},
+		{"ns1", "ns2"},
+		{"./ns1/", "ns2/../ns2"},
+	} {
+		s, err := Expand(args, Options{StreamBy: "dir"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, streams(s))
+	}
+	if got[0] != "ns1=a.pcap ns2=b.pcap" || got[1] != got[0] || got[2] != got[0] {
+		t.Errorf("stream names %q", got)
 	}
 }
