@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/pongscan/pongscan/internal/benchgen"
+	"github.com/pongscan/pongscan/pkg/report"
 )
 
 // builds holds one binary per build setting, built once per test run.
@@ -577,6 +578,53 @@ stat -c 'stdout=%F' "$D/stdout"
 	for _, want := range []string{"rc1=1\n", "null=character special file\n", "1\n", "stdout=symbolic link\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+}
+
+// TestExtractOnFullDisk: --extract into a tmpfs of 16 KiB (as root, in a
+// private mount namespace): each loop's file fails with ENOSPC, is said
+// once on stderr, and its report entry says it was not written: an
+// error, complete false, no frames, and no file or temporary left.
+func TestExtractOnFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for mount")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("no unshare")
+	}
+	bin := pongscanBinary(t, "0")
+	sample, err := filepath.Abs("../../testdata/pcaps/two-loops.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	script := `mount -t tmpfs -o size=16k tmpfs "$D" || exit 99
+"$BIN" scan -f json --progress never --extract "$D" "$S" > "$D.json" 2> "$D.err"
+echo "rc=$?"
+ls -A "$D" | wc -l
+`
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script)
+	cmd.Env = append(os.Environ(), "D="+dir, "BIN="+bin, "S="+sample)
+	out, err := cmd.CombinedOutput()
+	if strings.Contains(string(out), "rc=") == false {
+		t.Skipf("no private mount namespace here: %v: %s", err, out)
+	}
+	if got := string(out); !strings.Contains(got, "rc=2\n") || !strings.HasSuffix(got, "0\n") {
+		t.Errorf("exit and files left: %q", got)
+	}
+	stderr, _ := os.ReadFile(dir + ".err")
+	if n := strings.Count(string(stderr), "no space left on device"); n != 2 || strings.Contains(string(stderr), `\x0a`) {
+		t.Errorf("stderr, want one line a loop:\n%s", stderr)
+	}
+	var rep report.Report
+	b, _ := os.ReadFile(dir + ".json")
+	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Loops) != 2 {
+		t.Fatalf("report: %v", err)
+	}
+	for i, l := range rep.Loops {
+		if x := l.Extract; x == nil || x.Error == "" || x.Complete || x.Frames != 0 {
+			t.Errorf("loop %d: extract %+v, want an error, not complete, no frames", i+1, x)
 		}
 	}
 }

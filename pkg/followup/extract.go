@@ -121,8 +121,10 @@ func (w *writer) finish() *report.Extract {
 		w.err = os.Rename(w.tmp, w.path)
 	}
 	if w.err != nil {
+		// Nothing of it is left: no frame is said to be there.
 		os.Remove(w.tmp)
 		x.Error = fmt.Sprintf("%s: %v", w.path, w.err)
+		x.Frames, x.TriggerFrames, x.LoopFrames = 0, 0, 0
 	}
 	w.f = nil
 	return &x

@@ -625,7 +625,7 @@ func (f *follow) finish(sc []rrl.Scenario) {
 	if f.w != nil {
 		x := f.w.finish()
 		x.LoopPackets = f.count
-		x.Complete = f.count == f.l.Packets
+		x.Complete = f.count == f.l.Packets && x.Error == "" // a file not written is not complete
 		out.Extract = x
 		f.w = nil
 	}
