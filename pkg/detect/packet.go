@@ -16,9 +16,15 @@ type PacketRef struct {
 // ref packs a PacketRef into 8 bytes: 16 bits of source, 48 of frame.
 type ref uint64
 
-func mkref(r PacketRef) ref { return ref(uint64(r.Source)<<48 | r.Frame&(1<<48-1)) }
+// RefFrameBits is the frame number's share of a packed packet
+// reference; the input's index has the other 24 bits: 16.7 M inputs a
+// stream (a year of files rotated every two seconds), a trillion frames
+// a file.
+const RefFrameBits = 40
+
+func mkref(r PacketRef) ref { return ref(uint64(r.Source)<<RefFrameBits | r.Frame&(1<<RefFrameBits-1)) }
 func (r ref) unpack() PacketRef {
-	return PacketRef{Source: int(r >> 48), Frame: uint64(r) & (1<<48 - 1)}
+	return PacketRef{Source: int(r >> RefFrameBits), Frame: uint64(r) & (1<<RefFrameBits - 1)}
 }
 
 // Packet is a decoded UDP datagram as detectors see it.

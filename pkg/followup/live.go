@@ -49,7 +49,7 @@ const (
 // low byte, all BIND keys it by.
 type liveRec struct {
 	time   int64
-	ref    uint64 // packed: input << 48 | frame
+	ref    uint64 // packed: input << detect.RefFrameBits | frame
 	client words
 	qname  uint64
 	zone   uint64
@@ -63,9 +63,11 @@ type liveRec struct {
 	unpars bool
 }
 
-func packRef(r detect.PacketRef) uint64 { return uint64(r.Source)<<48 | r.Frame&(1<<48-1) }
+func packRef(r detect.PacketRef) uint64 {
+	return uint64(r.Source)<<detect.RefFrameBits | r.Frame&(1<<detect.RefFrameBits-1)
+}
 func unpackRef(v uint64) detect.PacketRef {
-	return detect.PacketRef{Source: int(v >> 48), Frame: v & (1<<48 - 1)}
+	return detect.PacketRef{Source: int(v >> detect.RefFrameBits), Frame: v & (1<<detect.RefFrameBits - 1)}
 }
 
 // respFields are a response's rrl.Response fields but its time and

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pongscan/pongscan/pkg/detect"
 	"github.com/pongscan/pongscan/pkg/report"
 )
 
@@ -22,9 +23,10 @@ type Stream struct {
 }
 
 // MaxStreamInputs is the most inputs one stream may hold (packet
-// references keep 16 bits of input index). Inputs beyond it are reported
-// as failed; split such a stream (e.g. by directory).
-const MaxStreamInputs = 1<<16 - 1
+// references keep 24 bits of input index, detect.RefFrameBits). Inputs
+// beyond it are reported as not read, in one error; split such a stream
+// (e.g. by directory).
+const MaxStreamInputs = 1<<(64-detect.RefFrameBits) - 1
 
 // StreamDone is a stream whose scan finished: its loops are final. It is
 // handed to Options.OnStream.
@@ -113,10 +115,12 @@ func RunStreams(ctx context.Context, streams []Stream, opts Options) *Result {
 func runOrSkip(ctx context.Context, index int, st Stream, opts Options) *Result {
 	if len(st.Inputs) > MaxStreamInputs {
 		res := runStream(ctx, index, Stream{Name: st.Name, Inputs: st.Inputs[:MaxStreamInputs]}, opts)
-		for _, in := range st.Inputs[MaxStreamInputs:] {
-			err := fmt.Errorf("%s: stream %q holds more than %d inputs; split it (--stream-by)", in.Name, st.Name, MaxStreamInputs)
-			res.Errors = append(res.Errors, err)
-			res.Report.Inputs = append(res.Report.Inputs, report.Input{Path: in.Name, Stream: st.Name, LinkTypes: []uint32{}, Error: err.Error()})
+		rest := st.Inputs[MaxStreamInputs:]
+		res.Errors = append(res.Errors, fmt.Errorf("stream %q holds %d inputs, more than %d: the last %d (%s to %s) were not read; split it (--stream-by)",
+			st.Name, len(st.Inputs), MaxStreamInputs, len(rest), rest[0].Name, rest[len(rest)-1].Name))
+		for _, in := range rest {
+			res.Report.Inputs = append(res.Report.Inputs, report.Input{Path: in.Name, Stream: st.Name, LinkTypes: []uint32{},
+				Error: fmt.Sprintf("not read: its stream holds more than %d inputs", MaxStreamInputs)})
 		}
 		return res
 	}
