@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pongscan/pongscan/internal/supervise"
 	"github.com/pongscan/pongscan/pkg/report"
 )
 
@@ -128,5 +129,13 @@ func TestRootVIsNotVersion(t *testing.T) {
 	}
 	if code, out, _ := runCLI(t, "--version"); code != ExitOK || !strings.Contains(out, "pongscan") {
 		t.Errorf("--version: exit %d, %q", code, out)
+	}
+}
+
+// TestSupervisorExitTable: the supervisor's failure status is the exit
+// table's "internal failure".
+func TestSupervisorExitTable(t *testing.T) {
+	if supervise.ExitInternal != int(ExitInternal) {
+		t.Errorf("supervise.ExitInternal %d, cli.ExitInternal %d", supervise.ExitInternal, ExitInternal)
 	}
 }

@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+
+	"github.com/pongscan/pongscan/internal/supervise"
 )
 
 // Run is pongscan's process: cmd/pongscan's main calls it and exits with
@@ -18,16 +22,37 @@ import (
 // pongscan writes. PONGSCAN_SUPERVISOR=off runs the command in this
 // process instead.
 func Run() ExitCode {
-	if stderr, status, ok := workerFiles(); ok {
-		return runWorker(stderr, status)
+	if stderr, status, ok := supervise.WorkerFiles(); ok {
+		return ExitCode(supervise.RunWorker(stderr, status, func(stderr *os.File) int {
+			setMemoryLimit(stderr)
+			return int(Main(os.Args[1:], os.Stdin, os.Stdout, stderr))
+		}))
 	}
 	prepareAddressSpace()
 	if os.Getenv("PONGSCAN_SUPERVISOR") != "off" && supervised(os.Args[1:]) {
-		if code, ok := supervise(); ok {
-			return code
+		l := readMemLimits("/proc", "/sys/fs/cgroup")
+		dir := ""
+		if l.CgroupFile != "" {
+			dir = filepath.Dir(l.CgroupFile)
+		}
+		if code, ok := supervise.Run(func() string { return limitsText(readMemLimits("/proc", "/sys/fs/cgroup")) }, dir); ok {
+			return ExitCode(code)
 		}
 	}
 	return runInProcess()
+}
+
+// limitsText is the memory limits in force, for the supervisor's
+// failure line.
+func limitsText(l memLimits) string {
+	var b strings.Builder
+	if l.AS > 0 {
+		fmt.Fprintf(&b, "; address-space limit (ulimit -v) %s", mib(l.AS))
+	}
+	if l.Cgroup > 0 {
+		fmt.Fprintf(&b, "; cgroup memory limit %s", mib(l.Cgroup))
+	}
+	return b.String()
 }
 
 // runInProcess runs the command in this process, where a runtime crash

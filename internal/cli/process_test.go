@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/pongscan/pongscan/internal/benchgen"
+	"github.com/pongscan/pongscan/internal/supervise"
 	"github.com/pongscan/pongscan/pkg/report"
 )
 
@@ -370,7 +371,7 @@ func startWorker(t *testing.T, bin string) (*exec.Cmd, *bytes.Buffer, *os.File, 
 	deadline := time.Now().Add(10 * time.Second)
 	// The worker is the child started with PONGSCAN_WORKER set (os/exec
 	// may start a short-lived one of its own first, to probe for pidfd).
-	mark := []byte(fmt.Sprintf("\x00%s=%d\x00", workerEnv, cmd.Process.Pid))
+	mark := []byte(fmt.Sprintf("\x00%s=%d\x00", supervise.WorkerEnv, cmd.Process.Pid))
 	for time.Now().Before(deadline) {
 		for _, kid := range children(cmd.Process.Pid) {
 			env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", kid))

@@ -6,11 +6,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/pongscan/pongscan/internal/supervise"
 )
 
 // dupWindow is how close a repeat of the first signal must come to be the
@@ -26,21 +27,8 @@ func (i interruption) Error() string { return "interrupted by " + signalName(i.s
 // 128 plus its number (130 for SIGINT, 143 for SIGTERM).
 func (i interruption) code() ExitCode { return ExitCode(128 + int(i.sig)) }
 
-// signalName names a signal for people, with the limit behind the ones a
-// resource limit sends.
-func signalName(sig syscall.Signal) string {
-	names := map[syscall.Signal]string{
-		syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM", syscall.SIGHUP: "SIGHUP", syscall.SIGQUIT: "SIGQUIT",
-		syscall.SIGKILL: "SIGKILL", syscall.SIGSEGV: "SIGSEGV", syscall.SIGABRT: "SIGABRT",
-		syscall.SIGBUS: "SIGBUS", syscall.SIGILL: "SIGILL", syscall.SIGFPE: "SIGFPE",
-		syscall.SIGSYS: "SIGSYS", syscall.SIGXCPU: "SIGXCPU (CPU time limit, ulimit -t)",
-		syscall.SIGXFSZ: "SIGXFSZ (file size limit, ulimit -f)",
-	}
-	if n, ok := names[sig]; ok {
-		return n
-	}
-	return "signal " + strconv.Itoa(int(sig))
-}
+// signalName names a signal for people.
+func signalName(sig syscall.Signal) string { return supervise.SignalName(sig) }
 
 // graceful is set by a command that stops on its context's cancel and
 // reports what it has (scan); any other exits on the first signal.

@@ -1,4 +1,4 @@
-package cli
+package supervise
 
 import (
 	"bufio"
@@ -19,24 +19,24 @@ import (
 	"github.com/pongscan/pongscan/pkg/report"
 )
 
-// The worker's environment and file descriptors. workerEnv holds the
+// The worker's environment and file descriptors. WorkerEnv holds the
 // supervisor's process ID, so that a stray copy of the variable in some
 // other process's environment is ignored.
 const (
-	workerEnv      = "PONGSCAN_WORKER"
+	WorkerEnv      = "PONGSCAN_WORKER"
 	workerStderrFD = 3 // the user's stderr, for everything pongscan writes
 	workerStatusFD = 4 // the worker writes its exit status here when Main returns
 )
 
-// workerFiles tells whether this process is a supervisor's worker, and
+// WorkerFiles tells whether this process is a supervisor's worker, and
 // gives it its stderr and status files. The worker's own fd 2 is a pipe
 // to the supervisor that only the Go runtime writes to.
-func workerFiles() (stderr, status *os.File, ok bool) {
-	v, set := os.LookupEnv(workerEnv)
+func WorkerFiles() (stderr, status *os.File, ok bool) {
+	v, set := os.LookupEnv(WorkerEnv)
 	if !set {
 		return nil, nil, false
 	}
-	os.Unsetenv(workerEnv)
+	os.Unsetenv(WorkerEnv)
 	if v != strconv.Itoa(os.Getppid()) {
 		return nil, nil, false
 	}
@@ -51,24 +51,27 @@ func workerFiles() (stderr, status *os.File, ok bool) {
 // the supervisor) for the life of the process.
 var runtimeStderr *os.File
 
-// runWorker runs the command and reports its exit status on status: a
-// worker that ends without doing so died in the runtime.
-func runWorker(stderr, status *os.File) ExitCode {
+// RunWorker runs the command (run, given the worker's stderr) and
+// reports its exit status on status: a worker that ends without doing so
+// died in the runtime.
+func RunWorker(stderr, status *os.File, run func(stderr *os.File) int) int {
 	// Keep fd 2's *os.File reachable: replaced and collected, its
 	// finalizer would close fd 2, and the runtime's crash report, written
 	// there, would be lost (seen under memory pressure: EBADF).
 	runtimeStderr = os.Stderr
 	os.Stderr = stderr
-	setMemoryLimit(stderr)
-	code := Main(os.Args[1:], os.Stdin, os.Stdout, stderr)
+	code := run(stderr)
 	fmt.Fprintf(status, "%d\n", code)
 	status.Close()
 	return code
 }
 
-// supervise runs the command in a worker and returns its exit status, or
-// ok false when no worker could be started (the caller then runs the
-// command itself).
+// Run runs the command in a worker and returns its exit status, or ok
+// false when no worker could be started (the caller then runs the
+// command itself). limits describes the memory limits in force for the
+// failure line ("; cgroup memory limit 40 MiB"); cgroupDir is the
+// directory of the memory cgroup that limits the process, "" none (its
+// out-of-memory kills are counted).
 //
 // The worker gets this process's stdin and stdout, and its stderr as fd 3;
 // its fd 2 is a pipe read here. Runtime output on that pipe (GODEBUG
@@ -91,7 +94,7 @@ func runWorker(stderr, status *os.File) ExitCode {
 // SIGINT, SIGTERM, SIGQUIT and SIGHUP are forwarded to the worker,
 // whoever sent them (the worker takes a repeat within dupWindow as the
 // same delivery: the terminal's Ctrl-C reaches it directly too).
-func supervise() (ExitCode, bool) {
+func Run(limits func() string, cgroupDir string) (int, bool) {
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		return 0, false
@@ -105,7 +108,7 @@ func supervise() (ExitCode, bool) {
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        os.Args,
-		Env:         append(os.Environ(), workerEnv+"="+strconv.Itoa(os.Getpid())),
+		Env:         append(os.Environ(), WorkerEnv+"="+strconv.Itoa(os.Getpid())),
 		Stdin:       os.Stdin,
 		Stdout:      os.Stdout,
 		Stderr:      errW,
@@ -120,7 +123,7 @@ func supervise() (ExitCode, bool) {
 			signal.Notify(sigs, sig)
 		}
 	}
-	oomBefore, oomFile := cgroupOOMKills()
+	oomBefore, oomFile := cgroupOOMKills(cgroupDir)
 	// Pdeathsig fires when the thread that started the worker ends, not
 	// this process (go.dev/issue/27505): keep that thread until the end.
 	runtime.LockOSThread()
@@ -166,7 +169,7 @@ func supervise() (ExitCode, bool) {
 	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if code, err := strconv.Atoi(strings.TrimSpace(string(statusText))); err == nil {
 		watch.flush()
-		return ExitCode(code), true
+		return code, true
 	}
 	switch {
 	case ws.Signaled():
@@ -174,7 +177,7 @@ func supervise() (ExitCode, bool) {
 		switch sig {
 		case syscall.SIGKILL, syscall.SIGSEGV, syscall.SIGABRT, syscall.SIGBUS, syscall.SIGILL,
 			syscall.SIGFPE, syscall.SIGSYS, syscall.SIGXCPU, syscall.SIGXFSZ:
-			cause := "killed by " + signalName(sig)
+			cause := "killed by " + SignalName(sig)
 			if n, ok := cgroupOOMKillsIn(oomFile); ok && n > oomBefore {
 				cause = "out of memory: killed by the kernel's out-of-memory killer"
 			} else if watch.crashed {
@@ -182,17 +185,17 @@ func supervise() (ExitCode, bool) {
 			} else if sig == syscall.SIGKILL {
 				cause += " (the kernel's out-of-memory killer sends it at a memory limit)"
 			}
-			fmt.Fprintln(os.Stderr, failureLine(cause, watch))
+			fmt.Fprintln(os.Stderr, failureLine(cause, limits, watch))
 			return ExitInternal, true
 		}
 		watch.flush()
 		return dieBy(sig), true
 	case ws.Exited() && (ws.ExitStatus() == 2 || watch.crashed):
-		fmt.Fprintln(os.Stderr, failureLine(watch.cause(), watch))
+		fmt.Fprintln(os.Stderr, failureLine(watch.cause(), limits, watch))
 		return ExitInternal, true
 	}
 	watch.flush()
-	return ExitCode(ws.ExitStatus()), true
+	return ws.ExitStatus(), true
 }
 
 // crashWatch reads the worker's fd 2.
@@ -285,16 +288,12 @@ func (w *crashWatch) detail() string {
 
 // failureLine is the one line said when the worker failed: the cause, the
 // memory limit in force, and where the runtime's report was saved.
-func failureLine(cause string, w *crashWatch) string {
+func failureLine(cause string, limits func() string, w *crashWatch) string {
 	var b strings.Builder
 	b.WriteString("pongscan: internal failure: ")
 	b.WriteString(cause)
-	l := readMemLimits("/proc", "/sys/fs/cgroup")
-	if l.AS > 0 {
-		fmt.Fprintf(&b, "; address-space limit (ulimit -v) %s", mib(l.AS))
-	}
-	if l.Cgroup > 0 {
-		fmt.Fprintf(&b, "; cgroup memory limit %s", mib(l.Cgroup))
+	if limits != nil {
+		b.WriteString(limits())
 	}
 	b.WriteString("; no report")
 	if w.kept.Len() > 0 {
@@ -317,25 +316,23 @@ func failureLine(cause string, w *crashWatch) string {
 // The Go runtime dies of SIGHUP, SIGINT and SIGTERM sent by kill; for other
 // signals (SIGPIPE, SIGUSR1, ...) dieBy returns 128+sig, the status a shell
 // shows for them.
-func dieBy(sig syscall.Signal) ExitCode {
+func dieBy(sig syscall.Signal) int {
 	switch sig {
 	case syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM:
 		signal.Reset(sig)
 		_ = syscall.Kill(os.Getpid(), sig)
 		time.Sleep(time.Second)
 	}
-	return ExitCode(128 + int(sig))
+	return 128 + int(sig)
 }
 
 // cgroupOOMKills reads how many processes the kernel's out-of-memory
 // killer has killed in this process's memory cgroup (memory.events in v2,
 // memory.oom_control in v1), and the file it read.
-func cgroupOOMKills() (int64, string) {
-	l := readMemLimits("/proc", "/sys/fs/cgroup")
-	if l.CgroupFile == "" {
+func cgroupOOMKills(dir string) (int64, string) {
+	if dir == "" {
 		return 0, ""
 	}
-	dir := filepath.Dir(l.CgroupFile)
 	for _, name := range []string{"memory.events", "memory.oom_control"} {
 		f := filepath.Join(dir, name)
 		if n, ok := cgroupOOMKillsIn(f); ok {
