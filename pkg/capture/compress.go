@@ -24,7 +24,9 @@ import (
 //     see bench/README.md), several members read as one stream, like gzip -dc;
 //     32 KiB of history.
 //   - zstd: windows up to 128 MiB (zstd -dc's own default limit, which
-//     covers every level and --long), one decoding goroutine.
+//     covers every level and --long), one decoding goroutine; every
+//     frame's window is checked by zstdGuard too, which names the
+//     frame's compressed offset.
 //   - lz4: the frame format (lz4 -dc); blocks are at most 4 MiB.
 //   - bzip2: the standard library's; blocks are at most 900 kB.
 //   - xz and bzip2 decompress twice as slowly as gzip or zstd: they run on
@@ -82,7 +84,7 @@ func newDecompressor(c Compression, r *window) (io.Reader, io.Closer, error) {
 		}
 		return zr, nil, nil
 	case CompressZstd:
-		zr, err := zstd.NewReader(wr, zstd.WithDecoderConcurrency(1),
+		zr, err := zstd.NewReader(newZstdGuard(wr), zstd.WithDecoderConcurrency(1),
 			zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			return nil, nil, err

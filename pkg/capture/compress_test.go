@@ -197,6 +197,33 @@ func TestDecompressionLimits(t *testing.T) {
 			t.Fatalf("128 MiB window: %d records, error %v", len(recs), err)
 		}
 	})
+	t.Run("zstd window beyond 128 MiB in a later frame", func(t *testing.T) {
+		// The capture in two frames (raw blocks, a skippable frame
+		// between them), the second claiming a 2^28 window: refused
+		// at its compressed offset, after the first frame's records.
+		pcap := seedPcap()
+		frame := func(b []byte, wd byte) []byte {
+			f := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, wd}
+			bh := uint32(len(b))<<3 | 1
+			return append(append(f, byte(bh), byte(bh>>8), byte(bh>>16)), b...)
+		}
+		half := 24 + 16 + len(dnsFrame(1)) // the header and the first record
+		data := frame(pcap[:half], 10<<3)
+		data = append(data, 0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 'x', 'y', 'z')
+		second := len(data)
+		data = append(data, frame(pcap[half:], 18<<3)...)
+		_, recs, err := records(t, "frames.zst", data)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("zstd frame at compressed byte %d", second)) || len(recs) != 1 {
+			t.Fatalf("error %v after %d records, want the frame at compressed byte %d refused after 1", err, len(recs), second)
+		}
+		if !errors.Is(err, capture.ErrDamaged) {
+			t.Errorf("error %v: not damage", err)
+		}
+		data = append(data[:second], frame(pcap[half:], 17<<3)...) // 128 MiB: read
+		if _, recs, err := records(t, "frames.zst", data); err != nil || len(recs) != 3 {
+			t.Fatalf("128 MiB window: %d records, error %v", len(recs), err)
+		}
+	})
 	t.Run("xz dictionary beyond 64 MiB", func(t *testing.T) {
 		// Compress with the default dictionary, then make the block
 		// header claim 256 MiB (and fix its CRC32).
