@@ -16,8 +16,8 @@ import (
 // last files is named by that file: packet references keep 24 bits of
 // input index. They kept 16, and inputs past 65,535 were each an error.
 func TestStreamOfManyInputs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("70,000 inputs")
+	if testing.Short() || raceEnabled {
+		t.Skip("70,000 inputs: not under -short or the race detector")
 	}
 	pong, err := os.ReadFile(samples + "machine-pong.pcap")
 	if err != nil {

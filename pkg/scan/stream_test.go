@@ -231,6 +231,9 @@ func TestOpenAtStart(t *testing.T) {
 // top). Counted in allocated bytes, not time: the stream of 400 files
 // allocates less than a tenth of its bytes more than the single file.
 func TestManyFilesRecycleBlocks(t *testing.T) {
+	if raceEnabled {
+		t.Skip("counts allocations: not under the race detector")
+	}
 	dir := t.TempDir()
 	src := filepath.Join(dir, "all.pcap")
 	f, err := os.Create(src)
