@@ -114,7 +114,7 @@ func (d *Decoder) FragmentsDropped() uint64 { return d.Stats.FragDropped + d.fra
 // on the wire, now the capture time in nanoseconds (for reassembly
 // timeouts). When it returns KindUDP, p is filled in.
 func (d *Decoder) Decode(link uint32, data []byte, origLen int, now int64, p *Packet) Kind {
-	k := d.decode(link, data, origLen, now, p)
+	k := d.decodeTunnels(link, data, origLen, now, p)
 	d.Stats.Count(link, k)
 	return k
 }
@@ -124,7 +124,70 @@ func (d *Decoder) Decode(link uint32, data []byte, origLen int, now int64, p *Pa
 // decoder counts, as when several decode the same stream side by side.
 // Count the frame with Stats.Count where it belongs.
 func (d *Decoder) DecodeUncounted(link uint32, data []byte, origLen int, now int64, p *Packet) Kind {
-	return d.decode(link, data, origLen, now, p)
+	return d.decodeTunnels(link, data, origLen, now, p)
+}
+
+// Traffic mirrored by a cloud (AWS VPC Traffic Mirroring, GCP Packet
+// Mirroring, Azure vTAP) or a switch arrives inside a tunnel: VXLAN (UDP
+// 4789, and Linux's old default 8472) or Geneve (UDP 6081) carrying the
+// mirrored Ethernet frame. The datagram the detectors see is the inner
+// one; tunnels inside tunnels are peeled up to maxTunnels deep.
+const (
+	portVXLAN      = 4789
+	portVXLANLinux = 8472
+	portGeneve     = 6081
+	maxTunnels     = 2
+)
+
+// TunnelPort reports whether a UDP destination port is a tunnel's whose
+// inner frame is decoded instead of the datagram.
+func TunnelPort(p uint16) bool { return p == portVXLAN || p == portGeneve || p == portVXLANLinux }
+
+// decodeTunnels decodes a frame, and the frame inside a VXLAN or Geneve
+// datagram in its place.
+func (d *Decoder) decodeTunnels(link uint32, data []byte, origLen int, now int64, p *Packet) Kind {
+	k := d.decode(link, data, origLen, now, p)
+	for depth := 0; k == KindUDP && depth < maxTunnels && TunnelPort(p.Dst.Port()); depth++ {
+		inner, ok := tunnelFrame(p.Dst.Port(), p.Payload)
+		if !ok {
+			return k // not a tunnel after all: the datagram itself
+		}
+		wire := len(inner)
+		if !p.Reassembled && cap(data) >= cap(inner) {
+			// The inner frame's share of the outer wire length.
+			wire = origLen - (cap(data) - cap(inner))
+		}
+		if p.Cut && wire < len(inner) {
+			wire = len(inner)
+		}
+		cut := p.Cut
+		*p = Packet{}
+		data, origLen = inner, max(wire, len(inner))
+		k = d.decode(LinkEthernet, data, origLen, now, p)
+		p.Cut = p.Cut || cut
+	}
+	return k
+}
+
+// tunnelFrame finds the Ethernet frame in a VXLAN or Geneve payload.
+func tunnelFrame(port uint16, b []byte) ([]byte, bool) {
+	if port == portGeneve {
+		// Version 0, options length in 4-byte words, protocol type
+		// 0x6558 (Transparent Ethernet Bridging).
+		if len(b) < 8 || b[0]>>6 != 0 || binary.BigEndian.Uint16(b[2:4]) != 0x6558 {
+			return nil, false
+		}
+		n := 8 + int(b[0]&0x3f)*4
+		if len(b) < n+14 {
+			return nil, false
+		}
+		return b[n:], true
+	}
+	// VXLAN: flags with the I bit (a valid VNI), 8 bytes.
+	if len(b) < 8+14 || b[0]&0x08 == 0 {
+		return nil, false
+	}
+	return b[8:], true
 }
 
 // Count counts one frame of link type link decoded as k.

@@ -63,11 +63,17 @@ func rawPrefixes(link uint32, data []byte) (src, dst words, ok bool) {
 		if ip[0]>>4 != 4 {
 			return src, dst, false
 		}
+		if hl := int(ip[0]&0xf) * 4; ip[9] == 17 && len(ip) >= hl+4 && decode.TunnelPort(be.Uint16(ip[hl+2:hl+4])) {
+			return src, dst, false // a tunnel: the loop is inside
+		}
 		src = words{0, (v4Marker | uint64(be.Uint32(ip[12:16]))) & mask4}
 		dst = words{0, (v4Marker | uint64(be.Uint32(ip[16:20]))) & mask4}
 		return src, dst, true
 	case 0x86dd:
 		if ip[0]>>4 != 6 {
+			return src, dst, false
+		}
+		if ip[6] == 17 && decode.TunnelPort(be.Uint16(ip[42:44])) {
 			return src, dst, false
 		}
 		s := words{be.Uint64(ip[8:16]), be.Uint64(ip[16:24])}

@@ -74,6 +74,9 @@ func (r router) fastRoute(link uint32, data []byte) (int, bool) {
 		}
 		src, dst := uint64(be.Uint32(ip[12:16])), uint64(be.Uint32(ip[16:20]))
 		sp, dp := be.Uint16(ip[20:22]), be.Uint16(ip[22:24])
+		if decode.TunnelPort(dp) {
+			return 0, false // routed by the inner datagram, once decoded
+		}
 		if r.dns != nil && (r.dns.Has(sp) || r.dns.Has(dp)) {
 			return r.of(prefixMix(0, 0xffff<<32|src), prefixMix(0, 0xffff<<32|dst)), true
 		}
@@ -83,6 +86,9 @@ func (r router) fastRoute(link uint32, data []byte) (int, bool) {
 			return 0, false
 		}
 		sp, dp := be.Uint16(ip[40:42]), be.Uint16(ip[42:44])
+		if decode.TunnelPort(dp) {
+			return 0, false
+		}
 		if r.dns != nil && (r.dns.Has(sp) || r.dns.Has(dp)) {
 			return r.of(prefixMix(be.Uint64(ip[8:16]), be.Uint64(ip[16:24])), prefixMix(be.Uint64(ip[24:32]), be.Uint64(ip[32:40]))), true
 		}
