@@ -152,6 +152,11 @@ func (d *Decoder) decodeTunnels(link uint32, data []byte, origLen int, now int64
 		if !ok {
 			return k // not a tunnel after all: the datagram itself
 		}
+		// A client port that happens to be 4789 gets DNS answers there:
+		// only a frame that decodes as IP inside is a tunnel's.
+		if !innerIsIP(inner) {
+			return k
+		}
 		wire := len(inner)
 		if !p.Reassembled && cap(data) >= cap(inner) {
 			// The inner frame's share of the outer wire length.
@@ -183,11 +188,37 @@ func tunnelFrame(port uint16, b []byte) ([]byte, bool) {
 		}
 		return b[n:], true
 	}
-	// VXLAN: flags with the I bit (a valid VNI), 8 bytes.
-	if len(b) < 8+14 || b[0]&0x08 == 0 {
+	// VXLAN (RFC 7348): flags exactly the I bit (a valid VNI), the
+	// reserved bytes zero.
+	if len(b) < 8+14 || b[0] != 0x08 || b[1] != 0 || b[2] != 0 || b[3] != 0 || b[7] != 0 {
 		return nil, false
 	}
 	return b[8:], true
+}
+
+// innerIsIP reports whether an inner Ethernet frame carries IP (after at
+// most two VLAN tags), with the version its ethertype says.
+func innerIsIP(f []byte) bool {
+	et, off := binary.BigEndian.Uint16(f[12:14]), 14
+	for range 2 {
+		if et != etherVLAN && et != etherQinQ {
+			break
+		}
+		if len(f) < off+4 {
+			return false
+		}
+		et, off = binary.BigEndian.Uint16(f[off+2:off+4]), off+4
+	}
+	if len(f) <= off {
+		return false
+	}
+	switch et {
+	case etherIPv4:
+		return f[off]>>4 == 4
+	case etherIPv6:
+		return f[off]>>4 == 6
+	}
+	return false
 }
 
 // Count counts one frame of link type link decoded as k.
