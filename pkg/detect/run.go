@@ -34,8 +34,11 @@ type RunConfig struct {
 	MinAnswers     float64
 }
 
-// DefaultRunConfig holds the documented defaults.
-var DefaultRunConfig = RunConfig{MinPackets: 50, MinRate: 2, MinShare: 0.25, MinAlternation: 0.4, MinAnswers: 0.8}
+// DefaultRunConfig holds the documented defaults. MinRate 1.25: a loop
+// whose sides each answer within 800 ms (a busy or rate-limited
+// responder, 400-600 ms, plus the path) runs at 1.25 packets/s or more,
+// and is as real as a fast one; a client's one request a second is not.
+var DefaultRunConfig = RunConfig{MinPackets: 50, MinRate: 1.25, MinShare: 0.25, MinAlternation: 0.4, MinAnswers: 0.8}
 
 func (c RunConfig) withDefaults() RunConfig {
 	d := DefaultRunConfig
